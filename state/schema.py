@@ -1,0 +1,125 @@
+"""The state file's tables and audit views, as forward-only migrations.
+
+Views are part of the public surface (users script against them): change their columns only
+by adding new ones.
+"""
+
+from __future__ import annotations
+
+_V1 = """
+CREATE TABLE runs (
+    run_id BIGINT PRIMARY KEY,
+    workflow VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,            -- running, succeeded, partial, failed, crashed
+    mode VARCHAR NOT NULL,              -- incremental, full-refresh
+    syncer_version VARCHAR NOT NULL,
+    config_fingerprint VARCHAR NOT NULL,
+    pid INTEGER,
+    started_at TIMESTAMPTZ NOT NULL,
+    ended_at TIMESTAMPTZ,
+    scanned BIGINT DEFAULT 0, created BIGINT DEFAULT 0, updated BIGINT DEFAULT 0,
+    unchanged BIGINT DEFAULT 0, restored BIGINT DEFAULT 0, deleted BIGINT DEFAULT 0,
+    filtered BIGINT DEFAULT 0, errors BIGINT DEFAULT 0,
+    error VARCHAR
+);
+CREATE TABLE run_streams (
+    run_id BIGINT NOT NULL,
+    stream VARCHAR NOT NULL,
+    scanned BIGINT, created BIGINT, updated BIGINT, unchanged BIGINT, restored BIGINT,
+    deleted BIGINT, filtered BIGINT, errors BIGINT,
+    note VARCHAR,                       -- why deletions were skipped, if they were
+    PRIMARY KEY (run_id, stream)
+);
+CREATE TABLE watermarks (
+    workflow VARCHAR NOT NULL,
+    stream VARCHAR NOT NULL,
+    cursor_field VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL,
+    value VARCHAR NOT NULL,
+    run_id BIGINT NOT NULL,
+    PRIMARY KEY (workflow, stream)
+);
+CREATE TABLE entities (
+    workflow VARCHAR NOT NULL,
+    stream VARCHAR NOT NULL,
+    key VARCHAR NOT NULL,
+    entity_type VARCHAR NOT NULL,
+    parent_key VARCHAR,
+    fingerprint VARCHAR NOT NULL,
+    payload JSON NOT NULL,
+    first_run BIGINT NOT NULL,
+    changed_run BIGINT NOT NULL,
+    deleted_run BIGINT,
+    PRIMARY KEY (workflow, stream, key)
+);
+CREATE TABLE changes (
+    seq BIGINT PRIMARY KEY,
+    run_id BIGINT NOT NULL,
+    workflow VARCHAR NOT NULL,
+    stream VARCHAR NOT NULL,
+    key VARCHAR NOT NULL,
+    entity_type VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL,              -- created, updated, deleted, restored
+    fingerprint VARCHAR,
+    old_fingerprint VARCHAR,
+    changed_fields VARCHAR[] NOT NULL,
+    description JSON,                   -- fieldsAdded / fieldsUpdated / fieldsDeleted
+    payload JSON NOT NULL
+);
+CREATE TABLE deliveries (
+    workflow VARCHAR NOT NULL,
+    sink VARCHAR NOT NULL,
+    "offset" BIGINT NOT NULL,           -- every change up to here was acknowledged or is pending
+    updated_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (workflow, sink)
+);
+CREATE TABLE pending_deliveries (
+    workflow VARCHAR NOT NULL,
+    sink VARCHAR NOT NULL,
+    seq BIGINT NOT NULL,
+    attempts INTEGER NOT NULL,
+    last_error VARCHAR NOT NULL,
+    first_failed_at TIMESTAMPTZ NOT NULL,
+    last_failed_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (workflow, sink, seq)
+);
+
+CREATE VIEW run_summary AS
+SELECT run_id, workflow, status, started_at, ended_at, scanned, created, updated, unchanged,
+       restored, deleted, filtered, errors, mode, syncer_version, error
+FROM runs;
+
+CREATE VIEW current_entities AS
+SELECT workflow, entity_type, key AS fqn, fingerprint, payload, stream, parent_key AS parent_fqn,
+       first_run, changed_run
+FROM entities WHERE deleted_run IS NULL;
+
+CREATE VIEW change_log AS
+SELECT seq, run_id, workflow, key AS fqn, entity_type, kind, changed_fields, description, stream
+FROM changes;
+
+CREATE VIEW lineage_edges AS
+SELECT workflow,
+       payload->>'$.fromEntity.fullyQualifiedName' AS from_fqn,
+       payload->>'$.toEntity.fullyQualifiedName' AS to_fqn,
+       payload->>'$.source' AS source,
+       payload->'$.columnsLineage' AS columns_lineage
+FROM entities WHERE entity_type = 'lineage' AND deleted_run IS NULL;
+
+CREATE VIEW pending_changes AS
+SELECT p.workflow, p.sink, p.seq, c.run_id, c.key AS fqn, c.entity_type, c.kind, p.attempts,
+       p.last_error, p.first_failed_at, p.last_failed_at
+FROM pending_deliveries p JOIN changes c USING (seq);
+"""
+
+# Each entry upgrades the file by one version; never edit one that has shipped.
+MIGRATIONS: tuple[str, ...] = (_V1,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+VIEWS = {
+    "run_summary": "one row per run: status, times and counters",
+    "current_entities": "every entity as last synced (deleted ones excluded), payload as JSON",
+    "change_log": "every change ever committed, in order, with the fields that changed",
+    "lineage_edges": "current lineage edges: from_fqn, to_fqn, source",
+    "pending_changes": "changes a sink refused, waiting to be retried",
+}

@@ -1,0 +1,470 @@
+"""The DuckDB state store: runs, watermarks, entity fingerprints, the change log, deliveries.
+
+All writes are bulk (Arrow tables scanned by DuckDB), never row by row. One process writes a
+state file at a time; DuckDB's own file lock enforces it and we turn its error into a clear one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from state.schema import MIGRATIONS, SCHEMA_VERSION
+from syncer import __version__
+from syncer.errors import StateError, StateLockedError
+from syncer.steps import Change, Counters
+
+MEMORY = ":memory:"
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.+?) \(PID (\d+)\)")
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """What the state holds for one key of a batch."""
+
+    fingerprint: str | None  # None: never seen
+    deleted: bool
+    payload: str | None  # only fetched when the fingerprint differs
+
+
+@dataclass(frozen=True, slots=True)
+class Watermark:
+    cursor_field: str
+    kind: str
+    value: str
+
+
+@dataclass
+class Batch:
+    """Everything one batch commits, in one transaction."""
+
+    run_id: int
+    workflow: str
+    stream: str
+    # key, entity_type, parent_key, fingerprint, payload
+    upserts: list[tuple[str, str, str | None, str, str]] = field(default_factory=list)
+    # key, entity_type, kind, fingerprint, old_fingerprint, changed_fields, description, payload
+    changes: list[tuple[str, str, str, str | None, str | None, list[str], str | None, str]] = field(
+        default_factory=list
+    )
+    deletions: list[str] = field(default_factory=list)  # keys marked deleted in this run
+    watermark: Watermark | None = None
+    counters: Counters = field(default_factory=Counters)
+
+
+class StateStore:
+    def __init__(self, connection: duckdb.DuckDBPyConnection, path: str, read_only: bool):
+        self.connection = connection
+        self.path = path
+        self.read_only = read_only
+        self._next_seq = 1
+        if not read_only:
+            row = connection.execute("SELECT coalesce(max(seq), 0) + 1 FROM changes").fetchone()
+            self._next_seq = int(row[0]) if row else 1
+
+    # --- opening --------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path | str, *, read_only: bool = False) -> StateStore:
+        where = str(path)
+        if where != MEMORY:
+            if read_only and not Path(where).exists():
+                raise StateError(
+                    f"no state file at {where}: run `syncer run CONFIG` first, or pass --state"
+                )
+            if not read_only:
+                Path(where).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            connection = duckdb.connect(where, read_only=read_only)
+        except duckdb.IOException as exc:
+            raise _open_error(where, exc) from None
+        except duckdb.Error as exc:
+            raise StateError(f"{where}: cannot open the state file ({exc})") from None
+        try:
+            _migrate(connection, where, read_only)
+        except BaseException:
+            connection.close()
+            raise
+        return cls(connection, where, read_only)
+
+    def close(self) -> None:
+        self.connection.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.connection.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.connection.execute("ROLLBACK")
+            raise
+        self.connection.execute("COMMIT")
+
+    # --- runs -----------------------------------------------------------------------------
+
+    def start_run(self, workflow: str, mode: str, config_fingerprint: str, pid: int) -> int:
+        with self.transaction():
+            row = self.connection.execute("SELECT coalesce(max(run_id), 0) + 1 FROM runs")
+            run_id = int(_one(row))
+            self.connection.execute(
+                "INSERT INTO runs (run_id, workflow, status, mode, syncer_version, "
+                "config_fingerprint, pid, started_at) VALUES (?, ?, 'running', ?, ?, ?, ?, ?)",
+                [run_id, workflow, mode, __version__, config_fingerprint, pid, _now()],
+            )
+        return run_id
+
+    def mark_crashed(self, workflow: str) -> list[int]:
+        """Runs left `running` by a process that died; we hold the lock, so none is alive."""
+        rows = self.connection.execute(
+            "UPDATE runs SET status = 'crashed', ended_at = coalesce(ended_at, ?) "
+            "WHERE workflow = ? AND status = 'running' RETURNING run_id",
+            [_now(), workflow],
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def finish_run(self, run_id: int, status: str, error: str | None = None) -> None:
+        self.connection.execute(
+            "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE run_id = ?",
+            [status, _now(), error, run_id],
+        )
+
+    def record_stream(self, run_id: int, stream: str, counters: Counters, note: str | None) -> None:
+        values = counters.as_dict()
+        self.connection.execute(
+            f"INSERT OR REPLACE INTO run_streams (run_id, stream, {', '.join(values)}, note) "
+            f"VALUES (?, ?, {', '.join('?' * len(values))}, ?)",
+            [run_id, stream, *values.values(), note],
+        )
+
+    def run_counters(self, run_id: int) -> Counters:
+        names = Counters.FIELDS
+        row = self.connection.execute(
+            f"SELECT {', '.join(names)} FROM runs WHERE run_id = ?", [run_id]
+        ).fetchone()
+        return Counters(**dict(zip(names, row or (0,) * len(names), strict=True)))
+
+    # --- watermarks -----------------------------------------------------------------------
+
+    def watermark(self, workflow: str, stream: str) -> Watermark | None:
+        row = self.connection.execute(
+            "SELECT cursor_field, kind, value FROM watermarks WHERE workflow = ? AND stream = ?",
+            [workflow, stream],
+        ).fetchone()
+        return Watermark(*row) if row else None
+
+    # --- diff and commit ------------------------------------------------------------------
+
+    def lookup(
+        self, workflow: str, stream: str, keys: list[str], fingerprints: list[str]
+    ) -> list[Known]:
+        """What the state knows of each key, in order; payloads only where fingerprints differ."""
+        batch = pa.table(
+            {"i": pa.array(range(len(keys)), pa.int64()), "key": keys, "fp": fingerprints}
+        )
+        self.connection.register("batch", batch)
+        rows = self.connection.execute(
+            "SELECT b.i, e.fingerprint, e.deleted_run IS NOT NULL, "
+            "CASE WHEN e.fingerprint <> b.fp OR e.deleted_run IS NOT NULL THEN e.payload END "
+            "FROM batch b LEFT JOIN entities e "
+            "ON e.workflow = ? AND e.stream = ? AND e.key = b.key",
+            [workflow, stream],
+        ).fetchall()
+        known = [Known(None, False, None)] * len(keys)
+        for i, fp, deleted, payload in rows:
+            known[i] = Known(fp, bool(deleted) and fp is not None, payload)
+        self.connection.unregister("batch")
+        return known
+
+    def forget_seen(self) -> None:
+        """Start a run's record of keys read (a temp table: it never reaches the file)."""
+        self.connection.execute("CREATE OR REPLACE TEMP TABLE seen (stream VARCHAR, key VARCHAR)")
+
+    def mark_seen(self, stream: str, keys: Sequence[str]) -> None:
+        seen = pa.table({"stream": pa.array([stream] * len(keys), pa.string()), "key": keys})
+        self.connection.register("seen_batch", seen)
+        self.connection.execute("INSERT INTO seen SELECT stream, key FROM seen_batch")
+        self.connection.unregister("seen_batch")
+
+    def unseen(self, workflow: str, stream: str) -> tuple[int, list[tuple[str, str, str, str]]]:
+        """Live entities of a stream not read in this run: (live count, [(key, type, fp, payload)])."""
+        live = _one(
+            self.connection.execute(
+                "SELECT count(*) FROM entities WHERE workflow = ? AND stream = ? "
+                "AND deleted_run IS NULL",
+                [workflow, stream],
+            )
+        )
+        rows = self.connection.execute(
+            "SELECT e.key, e.entity_type, e.fingerprint, e.payload::VARCHAR FROM entities e "
+            "WHERE e.workflow = ? AND e.stream = ? AND e.deleted_run IS NULL "
+            "AND NOT EXISTS (SELECT 1 FROM seen s WHERE s.stream = e.stream AND s.key = e.key) "
+            "ORDER BY e.key",
+            [workflow, stream],
+        ).fetchall()
+        return int(live), [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    def commit(self, batch: Batch) -> list[int]:
+        """Write a batch's entities, change rows, watermark and counters atomically; the seqs."""
+        with self.transaction():
+            seqs = self._write(batch)
+        return seqs
+
+    def _write(self, batch: Batch) -> list[int]:
+        con = self.connection
+        if batch.upserts:
+            keys, types, parents, fps, payloads = (
+                list(c) for c in zip(*batch.upserts, strict=True)
+            )
+            upserts = pa.table(
+                {
+                    "key": keys,
+                    "entity_type": types,
+                    "parent_key": pa.array(parents, pa.string()),
+                    "fingerprint": fps,
+                    "payload": payloads,
+                }
+            )
+            con.register("upserts", upserts)
+            con.execute(
+                "INSERT INTO entities SELECT ?, ?, key, entity_type, parent_key, fingerprint, "
+                "payload::JSON, ?, ?, NULL FROM upserts "
+                "ON CONFLICT DO UPDATE SET fingerprint = excluded.fingerprint, "
+                "payload = excluded.payload, changed_run = excluded.changed_run, "
+                "entity_type = excluded.entity_type, parent_key = excluded.parent_key, "
+                "deleted_run = NULL",
+                [batch.workflow, batch.stream, batch.run_id, batch.run_id],
+            )
+            con.unregister("upserts")
+        if batch.deletions:
+            deleted = pa.table({"key": batch.deletions})
+            con.register("deleted_keys", deleted)
+            con.execute(
+                "UPDATE entities SET deleted_run = ?, changed_run = ? WHERE workflow = ? "
+                "AND stream = ? AND key IN (SELECT key FROM deleted_keys)",
+                [batch.run_id, batch.run_id, batch.workflow, batch.stream],
+            )
+            con.unregister("deleted_keys")
+        seqs = list(range(self._next_seq, self._next_seq + len(batch.changes)))
+        if batch.changes:
+            cols = list(zip(*batch.changes, strict=True))
+            changes = pa.table(
+                {
+                    "seq": pa.array(seqs, pa.int64()),
+                    "key": cols[0],
+                    "entity_type": cols[1],
+                    "kind": cols[2],
+                    "fingerprint": pa.array(cols[3], pa.string()),
+                    "old_fingerprint": pa.array(cols[4], pa.string()),
+                    "changed_fields": pa.array(cols[5], pa.list_(pa.string())),
+                    "description": pa.array(cols[6], pa.string()),
+                    "payload": cols[7],
+                }
+            )
+            con.register("new_changes", changes)
+            con.execute(
+                "INSERT INTO changes SELECT seq, ?, ?, ?, key, entity_type, kind, fingerprint, "
+                "old_fingerprint, changed_fields, description::JSON, payload::JSON "
+                "FROM new_changes",
+                [batch.run_id, batch.workflow, batch.stream],
+            )
+            con.unregister("new_changes")
+        if batch.watermark is not None:
+            wm = batch.watermark
+            con.execute(
+                "INSERT INTO watermarks VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+                "cursor_field = excluded.cursor_field, kind = excluded.kind, "
+                "value = excluded.value, run_id = excluded.run_id",
+                [batch.workflow, batch.stream, wm.cursor_field, wm.kind, wm.value, batch.run_id],
+            )
+        counts = batch.counters.as_dict()
+        con.execute(
+            f"UPDATE runs SET {', '.join(f'{k} = {k} + ?' for k in counts)} WHERE run_id = ?",
+            [*counts.values(), batch.run_id],
+        )
+        self._next_seq += len(batch.changes)
+        return seqs
+
+    def orphans(self, workflow: str) -> list[tuple[str, str, str]]:
+        """Live entities whose parent (or lineage end) the state does not hold: (type, key, missing)."""
+        rows = self.connection.execute(
+            """
+            WITH live AS (SELECT key, entity_type, parent_key, payload FROM entities
+                          WHERE workflow = ? AND deleted_run IS NULL),
+            wanted AS (
+                SELECT entity_type, key, parent_key AS needs FROM live WHERE parent_key IS NOT NULL
+                UNION ALL
+                SELECT entity_type, key, payload->>'$.fromEntity.fullyQualifiedName'
+                FROM live WHERE entity_type = 'lineage'
+                UNION ALL
+                SELECT entity_type, key, payload->>'$.toEntity.fullyQualifiedName'
+                FROM live WHERE entity_type = 'lineage')
+            SELECT entity_type, key, needs FROM wanted
+            WHERE needs NOT IN (SELECT key FROM live) ORDER BY key
+            """,
+            [workflow],
+        ).fetchall()
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    # --- delivery -------------------------------------------------------------------------
+
+    def offset(self, workflow: str, sink: str) -> int:
+        row = self.connection.execute(
+            'SELECT "offset" FROM deliveries WHERE workflow = ? AND sink = ?', [workflow, sink]
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def last_seq(self, workflow: str) -> int:
+        return int(
+            _one(
+                self.connection.execute(
+                    "SELECT coalesce(max(seq), 0) FROM changes WHERE workflow = ?", [workflow]
+                )
+            )
+        )
+
+    def changes_after(self, workflow: str, offset: int, upto: int, limit: int) -> list[Change]:
+        return self._changes(
+            "workflow = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+            [workflow, offset, upto, limit],
+        )
+
+    def pending(self, workflow: str, sink: str) -> list[Change]:
+        return self._changes(
+            "seq IN (SELECT seq FROM pending_deliveries WHERE workflow = ? AND sink = ?) "
+            "ORDER BY seq",
+            [workflow, sink],
+        )
+
+    def record_delivery(
+        self,
+        workflow: str,
+        sink: str,
+        offset: int,
+        delivered: Sequence[int],
+        refused: dict[int, str],
+    ) -> None:
+        """Advance a sink's offset; clear what it took, remember what it refused (one txn)."""
+        con = self.connection
+        now = _now()
+        con.execute(
+            "INSERT INTO deliveries VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+            '"offset" = greatest(deliveries."offset", excluded."offset"), '
+            "updated_at = excluded.updated_at",
+            [workflow, sink, offset, now],
+        )
+        if delivered:
+            con.register("acked", pa.table({"seq": pa.array(list(delivered), pa.int64())}))
+            con.execute(
+                "DELETE FROM pending_deliveries WHERE workflow = ? AND sink = ? "
+                "AND seq IN (SELECT seq FROM acked)",
+                [workflow, sink],
+            )
+            con.unregister("acked")
+        for seq, reason in refused.items():
+            con.execute(
+                "INSERT INTO pending_deliveries VALUES (?, ?, ?, 1, ?, ?, ?) "
+                "ON CONFLICT DO UPDATE SET attempts = pending_deliveries.attempts + 1, "
+                "last_error = excluded.last_error, last_failed_at = excluded.last_failed_at",
+                [workflow, sink, seq, reason, now, now],
+            )
+
+    def _changes(self, where: str, params: list[Any]) -> list[Change]:
+        rows = self.connection.execute(
+            "SELECT seq, run_id, workflow, stream, key, entity_type, kind, fingerprint, "
+            f"old_fingerprint, changed_fields, payload::VARCHAR FROM changes WHERE {where}",
+            params,
+        ).fetchall()
+        return [Change(*row) for row in rows]
+
+    # --- maintenance ----------------------------------------------------------------------
+
+    def reset(self, workflow: str) -> None:
+        """Forget a workflow: its entities, changes, watermarks, deliveries and runs."""
+        with self.transaction():
+            for table in ("pending_deliveries", "deliveries", "watermarks", "changes", "entities"):
+                self.connection.execute(f"DELETE FROM {table} WHERE workflow = ?", [workflow])
+            self.connection.execute(
+                "DELETE FROM run_streams WHERE run_id IN "
+                "(SELECT run_id FROM runs WHERE workflow = ?)",
+                [workflow],
+            )
+            self.connection.execute("DELETE FROM runs WHERE workflow = ?", [workflow])
+
+
+def _migrate(connection: duckdb.DuckDBPyConnection, where: str, read_only: bool) -> None:
+    tables = {
+        r[0]
+        for r in connection.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+        ).fetchall()
+    }
+    version, written_by = 0, None
+    if "schema_version" in tables:
+        row = connection.execute(
+            "SELECT version, syncer_version FROM schema_version ORDER BY version DESC LIMIT 1"
+        ).fetchone()
+        version, written_by = (int(row[0]), row[1]) if row else (0, None)
+    elif tables:
+        raise StateError(
+            f"{where} is a DuckDB file but not a syncer state file; point --state at another path"
+        )
+    if version > SCHEMA_VERSION:
+        raise StateError(
+            f"state file {where} was written by syncer {written_by} (schema {version}); this is "
+            f"syncer {__version__} (schema {SCHEMA_VERSION}): upgrade syncer, or point --state "
+            "at another file"
+        )
+    if version == SCHEMA_VERSION:
+        return
+    if read_only:
+        raise StateError(
+            f"state file {where} has schema {version}; run `syncer run` once to upgrade it"
+        )
+    connection.execute("BEGIN TRANSACTION")
+    try:
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version "
+            "(version INTEGER, syncer_version VARCHAR, migrated_at TIMESTAMPTZ)"
+        )
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            connection.execute(script)
+            connection.execute(
+                "INSERT INTO schema_version VALUES (?, ?, ?)", [number, __version__, _now()]
+            )
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+
+
+def _open_error(where: str, exc: duckdb.IOException) -> StateError:
+    message = str(exc)
+    holder = _LOCK_HOLDER.search(message)
+    if holder:
+        return StateLockedError(
+            f"state file {where} is in use by another process (PID {holder.group(2)}): wait "
+            "for that run to finish, or point --state at another file"
+        )
+    if "not a valid DuckDB database" in message or "database file" in message.lower():
+        return StateError(
+            f"{where} is not a syncer state file (it is not a DuckDB database, or it is damaged): "
+            "move it away or point --state at another file"
+        )
+    return StateError(f"{where}: cannot open the state file ({message})")
+
+
+def _one(result: duckdb.DuckDBPyConnection) -> Any:
+    row = result.fetchone()
+    return row[0] if row else None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,402 @@
+"""The `syncer` command line: run and plan workflows, and audit the state with SQL.
+
+Exit codes: 0 success, 1 a failed run, 2 a bad command line, config or state file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+import click
+import orjson
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table as RichTable
+
+from state.schema import VIEWS
+from state.store import StateStore
+from syncer import __version__, plugins
+from syncer import config as configs
+from syncer import logging as logs
+from syncer.errors import ConfigError, SyncerError
+from syncer.secrets import redact
+from syncer.workflow import RunResult, Workflow
+
+OutputFormat = Literal["table", "csv", "json"]
+_out = Console(highlight=False, soft_wrap=True)
+_err = Console(stderr=True, highlight=False, soft_wrap=True)
+if not _out.is_terminal:  # in pipes and logs, do not squeeze tables into 80 columns
+    _out.width = 200
+
+_state_option = click.option(
+    "--state",
+    "state_path",
+    type=click.Path(path_type=Path),
+    help="State file (default: the config's state.path, else .syncer/state.duckdb).",
+)
+_config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="Workflow config whose state file and workflow name to use.",
+)
+_format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
+
+
+class _Group(click.Group):
+    """Turns syncer's own errors into one masked line on stderr and the documented exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SyncerError as exc:
+            _err.print(f"[red]error:[/red] {redact(str(exc))}", markup=True)
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=_Group)
+@click.version_option(__version__, prog_name="syncer")
+@click.option(
+    "--log-format",
+    type=click.Choice(["auto", "console", "json"]),
+    default="auto",
+    help="Log lines as console text or JSON (auto: console on a terminal).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="warning",
+    show_default=True,
+)
+def cli(log_format: logs.LogFormat, log_level: str) -> None:
+    """Keep a metadata catalog in step with the systems it describes."""
+    logs.configure(log_format, log_level)
+
+
+@cli.command()
+@click.argument("config_path", type=click.Path(path_type=Path))
+@click.option("--full-refresh", is_flag=True, help="Ignore watermarks and read everything.")
+@_state_option
+def run(config_path: Path, full_refresh: bool, state_path: Path | None) -> None:
+    """Sync CONFIG: extract, diff, commit, deliver to every sink."""
+    loaded = configs.load(config_path, state_override=state_path)
+    store = StateStore.open(loaded.state_path)
+    try:
+        with _progress() as progress:
+            result = Workflow(loaded, store, full_refresh=full_refresh, progress=progress).run()
+    finally:
+        store.close()
+    _print_result(result, loaded.spec.workflow)
+    if result.status == "failed":
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("config_path", type=click.Path(path_type=Path))
+@click.option("--full-refresh", is_flag=True, help="Plan as if watermarks were reset.")
+@_state_option
+def plan(config_path: Path, full_refresh: bool, state_path: Path | None) -> None:
+    """Show what a run of CONFIG would create, update and delete; writes nothing."""
+    loaded = configs.load(config_path, state_override=state_path)
+    path = loaded.state_path
+    store = StateStore.open(path if path.exists() else ":memory:", read_only=path.exists())
+    try:
+        result = Workflow(loaded, store, full_refresh=full_refresh, dry_run=True).run()
+    finally:
+        store.close()
+    for change in result.planned:
+        fields = f"  ({', '.join(change.changed_fields)})" if change.changed_fields else ""
+        _out.print(f"{change.kind:<9} {change.entity_type:<15} {change.key}{fields}", markup=False)
+    _print_result(result, loaded.spec.workflow, planned=True)
+    if result.status == "failed":
+        sys.exit(1)
+
+
+@cli.command("test-connection")
+@click.argument("config_path", type=click.Path(path_type=Path))
+def test_connection(config_path: Path) -> None:
+    """Check that CONFIG's source can be reached and read."""
+    loaded = configs.load(config_path)
+    try:
+        report = loaded.source.test_connection()
+    finally:
+        loaded.source.close()
+    for check, ok, detail in report.checks:
+        mark = "[green]ok[/green]  " if ok else "[red]FAIL[/red]"
+        _out.print(f"{mark} {check}: {redact(detail)}")
+    if not report.ok:
+        sys.exit(1)
+
+
+@cli.command()
+@_state_option
+@_config_option
+@click.option("--workflow", help="Only this workflow.")
+@click.option("--limit", type=int, default=20, show_default=True)
+@_format_option
+def history(
+    state_path: Path | None,
+    config_path: Path | None,
+    workflow: str | None,
+    limit: int,
+    fmt: OutputFormat,
+) -> None:
+    """List recent runs with their counters."""
+    workflow = workflow or _config_workflow(config_path)
+    where, params = ("WHERE workflow = ?", [workflow]) if workflow else ("", [])
+    with _reader(state_path, config_path) as store:
+        _query(
+            store,
+            f"SELECT * FROM run_summary {where} ORDER BY run_id DESC LIMIT ?",
+            [*params, limit],
+            fmt,
+        )
+
+
+@cli.command()
+@_state_option
+@_config_option
+@click.option("--run", "run_id", type=int, help="Only changes of this run.")
+@click.option("--fqn", "pattern", help="Only entities whose FQN matches this glob (* and ?).")
+@click.option("--pending", is_flag=True, help="Only changes a sink refused, awaiting retry.")
+@click.option("--limit", type=int, default=100, show_default=True)
+@_format_option
+def changes(
+    state_path: Path | None,
+    config_path: Path | None,
+    run_id: int | None,
+    pattern: str | None,
+    pending: bool,
+    limit: int,
+    fmt: OutputFormat,
+) -> None:
+    """List committed changes, newest first."""
+    conditions, params = [], []
+    workflow = _config_workflow(config_path)
+    if workflow:
+        conditions.append("workflow = ?")
+        params.append(workflow)
+    if run_id is not None:
+        conditions.append("run_id = ?")
+        params.append(run_id)
+    if pattern:
+        conditions.append("fqn GLOB ?")
+        params.append(pattern)
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    if pending:
+        sql = f"SELECT * FROM pending_changes {where} ORDER BY seq LIMIT ?"
+    else:
+        sql = (
+            f"SELECT seq, run_id, workflow, kind, entity_type, fqn, changed_fields "
+            f"FROM change_log {where} ORDER BY seq DESC LIMIT ?"
+        )
+    with _reader(state_path, config_path) as store:
+        _query(store, sql, [*params, limit], fmt)
+
+
+@cli.command()
+@click.argument("query")
+@_state_option
+@_config_option
+@_format_option
+def sql(query: str, state_path: Path | None, config_path: Path | None, fmt: OutputFormat) -> None:
+    """Run a read-only SQL QUERY against the state (views: run_summary, change_log, ...)."""
+    with _reader(state_path, config_path) as store:
+        _query(store, query, [], fmt)
+
+
+@cli.group()
+def state() -> None:
+    """Inspect or reset the state file."""
+
+
+@state.command("show")
+@_state_option
+@_config_option
+def state_show(state_path: Path | None, config_path: Path | None) -> None:
+    """Summarize the state file: workflows, entities, watermarks, sink offsets, views."""
+    with _reader(state_path, config_path) as store:
+        _out.print(f"state file: {store.path}")
+        _query(
+            store,
+            "SELECT version AS schema_version, syncer_version, migrated_at "
+            "FROM schema_version ORDER BY version DESC LIMIT 1",
+            [],
+            "table",
+        )
+        _query(
+            store,
+            "SELECT workflow, entity_type, count(*) AS entities FROM current_entities "
+            "GROUP BY ALL ORDER BY ALL",
+            [],
+            "table",
+        )
+        _query(
+            store,
+            "SELECT workflow, stream, cursor_field, value, run_id FROM watermarks ORDER BY ALL",
+            [],
+            "table",
+        )
+        _query(
+            store,
+            'SELECT d.workflow, d.sink, d."offset", '
+            "(SELECT max(seq) FROM changes c WHERE c.workflow = d.workflow) AS last_seq, "
+            "(SELECT count(*) FROM pending_deliveries p WHERE p.workflow = d.workflow "
+            "AND p.sink = d.sink) AS pending FROM deliveries d ORDER BY ALL",
+            [],
+            "table",
+        )
+        for name, about in VIEWS.items():
+            _out.print(f"view {name}: {about}", markup=False)
+
+
+@state.command("reset")
+@click.argument("workflow")
+@_state_option
+@_config_option
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def state_reset(
+    workflow: str, state_path: Path | None, config_path: Path | None, yes: bool
+) -> None:
+    """Forget WORKFLOW's history: its next run starts from nothing."""
+    path = _state_path(state_path, config_path)
+    if not yes:
+        click.confirm(f"Forget every run, entity and change of {workflow!r} in {path}?", abort=True)
+    store = StateStore.open(path)
+    try:
+        store.reset(workflow)
+    finally:
+        store.close()
+    _out.print(f"reset {workflow} in {path}")
+
+
+@cli.command()
+def connectors() -> None:
+    """List the installed sources, processors and sinks."""
+    for kind in ("sources", "processors", "sinks"):
+        for name, target in sorted(plugins.available(kind).items()):
+            _out.print(f"{kind[:-1]:<10} {name:<12} {target}", markup=False)
+
+
+def main() -> None:
+    cli(prog_name="syncer")
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _config_workflow(config_path: Path | None) -> str | None:
+    if config_path is None:
+        return None
+    return configs.parse(config_path, configs.read_yaml(config_path)).workflow
+
+
+def _state_path(state_path: Path | None, config_path: Path | None) -> Path:
+    if state_path is not None:
+        return state_path
+    if config_path is not None:
+        return configs.parse(config_path, configs.read_yaml(config_path)).state.path
+    return configs.DEFAULT_STATE_PATH
+
+
+@contextmanager
+def _reader(state_path: Path | None, config_path: Path | None) -> Iterator[StateStore]:
+    store = StateStore.open(_state_path(state_path, config_path), read_only=True)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _query(store: StateStore, query: str, params: Sequence[Any], fmt: OutputFormat) -> None:
+    import duckdb
+
+    try:
+        result = store.connection.execute(query, list(params))
+    except duckdb.Error as exc:
+        message = str(exc).splitlines()[0]
+        if "read-only" in message:
+            message = "the state is opened read-only here; syncer sql only reads"
+        raise ConfigError(f"query failed: {message}") from None
+    if result.description is None:
+        return
+    columns = [d[0] for d in result.description]
+    _emit(columns, result.fetchall(), fmt)
+
+
+def _emit(columns: list[str], rows: list[tuple[Any, ...]], fmt: OutputFormat) -> None:
+    if fmt == "json":
+        for row in rows:
+            sys.stdout.write(
+                orjson.dumps(
+                    dict(zip(columns, row, strict=True)),
+                    default=str,
+                    option=orjson.OPT_NON_STR_KEYS,
+                ).decode()
+                + "\n"
+            )
+    elif fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(columns)
+        writer.writerows(rows)
+        sys.stdout.write(buffer.getvalue())
+    else:
+        table = RichTable(*columns, show_lines=False)
+        for row in rows:
+            table.add_row(*("" if v is None else str(v) for v in row))
+        _out.print(table)
+
+
+@contextmanager
+def _progress() -> Iterator[Any]:
+    if not _err.is_terminal:
+        yield None
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=_err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("starting")
+
+        def update(stream: str, scanned: int) -> None:
+            bar.update(task, description=f"{stream}: {scanned:,} read")
+
+        yield update
+
+
+def _print_result(result: RunResult, workflow: str, planned: bool = False) -> None:
+    title = "plan" if planned else f"run {result.run_id}"
+    table = RichTable(title=f"{workflow} {title}: {result.status}", title_justify="left")
+    names = ["stream", *result.counters.as_dict()]
+    for name in names:
+        table.add_column(name, justify="left" if name == "stream" else "right")
+    for stream, counters in [*result.streams.items(), ("total", result.counters)]:
+        table.add_row(stream, *(str(v) for v in counters.as_dict().values()))
+    _out.print(table)
+    for report in result.deliveries:
+        line = f"sink {report.sink}: {report.delivered} delivered"
+        if report.refused:
+            line += f", {report.refused} refused (see `syncer changes --pending`)"
+        if report.error:
+            line += f"; FAILED: {report.error}; {report.backlog} changes wait for the next run"
+        _out.print(line, markup=False)
+    for warning in result.warnings:
+        _err.print(f"warning: {warning}", markup=False)
+    if result.error:
+        _err.print(f"error: {result.error}", markup=False)

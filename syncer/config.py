@@ -1,0 +1,154 @@
+"""The workflow config: YAML validated by pydantic, secrets resolved, steps instantiated.
+
+Every error names the file and the path of the offending key (`source.config.include.tables`)
+and says what is wrong, on one line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from syncer import plugins, secrets
+from syncer.errors import ConfigError
+from syncer.fingerprint import fingerprint_of
+from syncer.steps import Processor, Sink, Source
+
+DEFAULT_STATE_PATH = Path(".syncer/state.duckdb")
+T = TypeVar("T")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StepSpec(_Strict):
+    type: str = Field(min_length=1)
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class SinkSpec(StepSpec):
+    # Names the sink's offset in the change log; two sinks of one type need distinct names.
+    name: str | None = None
+
+
+class StateSpec(_Strict):
+    path: Path = DEFAULT_STATE_PATH
+
+
+class DeletionSpec(_Strict):
+    # Deletions are refused when they would remove more than this share of a stream's entities.
+    fail_safe_percent: float = Field(default=20.0, ge=0, le=100)
+    enabled: bool = True
+
+
+class WorkflowConfig(_Strict):
+    workflow: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$", max_length=128)
+    source: StepSpec
+    processors: list[StepSpec] = Field(default_factory=list)
+    sinks: list[SinkSpec] = Field(default_factory=list)
+    state: StateSpec = Field(default_factory=StateSpec)
+    deletions: DeletionSpec = Field(default_factory=DeletionSpec)
+    batch_size: int = Field(default=5000, ge=1, le=1_000_000)
+
+
+@dataclass
+class LoadedConfig:
+    """A validated workflow: its steps built, and the fingerprint of what the user wrote."""
+
+    path: Path
+    spec: WorkflowConfig
+    fingerprint: str  # of the config as written: references, never their values
+    source: Source
+    processors: list[Processor]
+    sinks: list[tuple[str, Sink]]
+
+    @property
+    def state_path(self) -> Path:
+        return self.spec.state.path
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}: {problem}{where}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping with workflow, source and sinks")
+    return data
+
+
+def parse(path: Path, raw: dict[str, Any]) -> WorkflowConfig:
+    """Validate the workflow's shape (not yet the steps' own configs)."""
+    return _validate(WorkflowConfig, raw, path, prefix="")
+
+
+def load(path: Path, *, state_override: Path | None = None) -> LoadedConfig:
+    """Read, resolve secrets, validate and build every step; fails before any work is done."""
+    raw = read_yaml(path)
+    fingerprint = fingerprint_of(raw)
+    parse(path, raw)  # shape errors first, before any secret is looked up
+    resolved = parse(path, secrets.resolve(raw))
+    if state_override is not None:
+        resolved.state.path = state_override
+    source = _build(path, "sources", resolved.source, "source", Source)
+    processors = [
+        _build(path, "processors", p, f"processors.{i}", Processor)
+        for i, p in enumerate(resolved.processors)
+    ]
+    sinks = [
+        (s.name or s.type, _build(path, "sinks", s, f"sinks.{i}", Sink))
+        for i, s in enumerate(resolved.sinks)
+    ]
+    names = [name for name, _ in sinks]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{path}: sinks: two sinks share a name; give each a distinct `name`")
+    return LoadedConfig(path, resolved, fingerprint, source, processors, sinks)
+
+
+def _build(path: Path, kind: plugins.StepKind, spec: StepSpec, where: str, base: type[T]) -> T:
+    try:
+        cls = plugins.load(kind, spec.type, base)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {where}.type: {exc}") from None
+    model = getattr(cls, "config_model", None)
+    if model is None:
+        raise ConfigError(f"{path}: {where}.type: {spec.type} declares no config_model")
+    config = _validate(model, spec.config, path, prefix=f"{where}.config")
+    try:
+        return cls(config)  # type: ignore[call-arg]
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {where}: {exc}") from None
+
+
+def _validate(model: type[BaseModel], data: Any, path: Path, prefix: str) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {_describe(exc, prefix)}") from None
+
+
+def _describe(exc: ValidationError, prefix: str) -> str:
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        loc = ".".join(str(p) for p in (prefix, *error["loc"]) if p != "")
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unknown key; remove it or check its spelling"
+        elif error["type"] == "missing":
+            message = "required key is missing"
+        problems.append(f"{loc or 'config'}: {secrets.redact(message)}")
+    return "; ".join(problems)

@@ -1,0 +1,1 @@
+"""Built-in sinks: the embedded DuckDB catalog and JSON Lines files."""

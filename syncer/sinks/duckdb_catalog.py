@@ -1,0 +1,138 @@
+"""The embedded catalog: current entities, their columns and lineage as DuckDB tables.
+
+By default the catalog lives in the state file (schema `catalog`) and is written in the same
+transaction that advances this sink's offset, so it is exactly as current as the change log.
+Given a `path`, it is a DuckDB file of its own; writes are idempotent by key either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from syncer.errors import SinkError
+from syncer.steps import Change, Refusals, Sink, SinkContext, StepConfig
+
+_TABLES = """
+CREATE SCHEMA IF NOT EXISTS "{schema}";
+CREATE TABLE IF NOT EXISTS "{schema}".entities (
+    workflow VARCHAR NOT NULL, entity_type VARCHAR NOT NULL, fqn VARCHAR NOT NULL,
+    name VARCHAR, fingerprint VARCHAR, payload JSON NOT NULL, seq BIGINT NOT NULL,
+    PRIMARY KEY (workflow, entity_type, fqn));
+CREATE TABLE IF NOT EXISTS "{schema}".columns (
+    workflow VARCHAR NOT NULL, table_fqn VARCHAR NOT NULL, name VARCHAR NOT NULL,
+    ordinal_position INTEGER, data_type VARCHAR, data_length INTEGER, "precision" INTEGER,
+    scale INTEGER, "constraint" VARCHAR, description VARCHAR);
+CREATE TABLE IF NOT EXISTS "{schema}".lineage (
+    workflow VARCHAR NOT NULL, from_fqn VARCHAR NOT NULL, to_fqn VARCHAR NOT NULL,
+    source VARCHAR, columns_lineage JSON);
+"""
+
+_COLUMN_SHAPE = (
+    '[{"name": "VARCHAR", "ordinalPosition": "INTEGER", "dataType": "VARCHAR", '
+    '"dataLength": "INTEGER", "precision": "INTEGER", "scale": "INTEGER", '
+    '"constraint": "VARCHAR", "description": "VARCHAR"}]'
+)
+
+
+class DuckDBCatalogConfig(StepConfig):
+    path: Path | None = None  # None: inside the state file
+    schema_name: str = "catalog"
+
+
+class DuckDBCatalogSink(Sink):
+    config_model = DuckDBCatalogConfig
+    config: DuckDBCatalogConfig
+
+    def __init__(self, config: DuckDBCatalogConfig) -> None:
+        super().__init__(config)
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._own = False
+
+    def open(self, context: SinkContext) -> None:
+        if self.config.path is None:
+            self._con = context.state.connection
+        else:
+            try:
+                self.config.path.parent.mkdir(parents=True, exist_ok=True)
+                self._con = duckdb.connect(str(self.config.path))
+            except (OSError, duckdb.Error) as exc:
+                raise SinkError(f"duckdb sink: cannot open {self.config.path} ({exc})") from None
+            self._own = True
+        self._con.execute(_TABLES.format(schema=self.config.schema_name))
+
+    def write(self, changes: Sequence[Change]) -> Refusals:
+        assert self._con is not None, "open() first"
+        latest: dict[tuple[str, str], Change] = {}
+        for change in changes:  # the last change of a key in a batch is the one that counts
+            latest[(change.entity_type, change.key)] = change
+        batch = pa.table(
+            {
+                "workflow": [c.workflow for c in latest.values()],
+                "entity_type": [c.entity_type for c in latest.values()],
+                "fqn": [c.key for c in latest.values()],
+                "fingerprint": [c.fingerprint for c in latest.values()],
+                "payload": [c.payload_json for c in latest.values()],
+                "seq": pa.array([c.seq for c in latest.values()], pa.int64()),
+                "live": [c.kind != "deleted" for c in latest.values()],
+            }
+        )
+        if self._own:
+            self._con.execute("BEGIN TRANSACTION")
+        try:
+            self._apply(batch)
+        except BaseException:
+            if self._own:
+                self._con.execute("ROLLBACK")
+            raise
+        if self._own:
+            self._con.execute("COMMIT")
+        return {}
+
+    def _apply(self, batch: pa.Table) -> None:
+        assert self._con is not None
+        con, schema = self._con, self.config.schema_name
+        con.register("catalog_batch", batch)
+        try:
+            con.execute(
+                f'DELETE FROM "{schema}".entities e USING catalog_batch b '
+                "WHERE e.workflow = b.workflow AND e.entity_type = b.entity_type AND e.fqn = b.fqn"
+            )
+            con.execute(
+                f'DELETE FROM "{schema}".columns c USING catalog_batch b '
+                "WHERE b.entity_type = 'table' AND c.workflow = b.workflow AND c.table_fqn = b.fqn"
+            )
+            con.execute(
+                f'DELETE FROM "{schema}".lineage l USING catalog_batch b '
+                "WHERE b.entity_type = 'lineage' AND l.workflow = b.workflow "
+                "AND l.from_fqn || '->' || l.to_fqn = b.fqn"
+            )
+            con.execute(
+                f'INSERT INTO "{schema}".entities SELECT workflow, entity_type, fqn, '
+                "payload::JSON->>'$.name', fingerprint, payload::JSON, seq "
+                "FROM catalog_batch WHERE live"
+            )
+            con.execute(
+                f'INSERT INTO "{schema}".columns SELECT workflow, fqn, c.name, c.ordinalPosition, '
+                "c.dataType, c.dataLength, c.precision, c.scale, c.constraint, c.description "
+                f"FROM (SELECT workflow, fqn, unnest(from_json(payload::JSON->'$.columns', "
+                f"'{_COLUMN_SHAPE}')) AS c FROM catalog_batch "
+                "WHERE live AND entity_type = 'table')"
+            )
+            con.execute(
+                f'INSERT INTO "{schema}".lineage SELECT workflow, '
+                "payload::JSON->>'$.fromEntity.fullyQualifiedName', "
+                "payload::JSON->>'$.toEntity.fullyQualifiedName', payload::JSON->>'$.source', "
+                "payload::JSON->'$.columnsLineage' FROM catalog_batch "
+                "WHERE live AND entity_type = 'lineage'"
+            )
+        finally:
+            con.unregister("catalog_batch")
+
+    def close(self) -> None:
+        if self._own and self._con is not None:
+            self._con.close()
+        self._con = None

@@ -1,0 +1,374 @@
+"""The engine loop: extract, transform, diff and commit each stream, detect deletions, deliver.
+
+Connectors do not override this loop; they declare streams and yield records. Everything a
+batch changes in the state is committed in one transaction, so a crash loses at most the batch
+in flight and the next run redoes it without duplicates: the state decides what is new.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import structlog
+
+from state.store import Batch, StateStore, Watermark
+from syncer import cursor as cursors
+from syncer import topology
+from syncer.config import LoadedConfig
+from syncer.delivery import DeliveryReport, deliver
+from syncer.describe import describe
+from syncer.errors import SourceError
+from syncer.fingerprint import canonical, encode, fingerprint_of
+from syncer.models import ENTITY_TYPES, Entity
+from syncer.secrets import redact
+from syncer.steps import (
+    ChangeKind,
+    Counters,
+    CursorValue,
+    Either,
+    Filtered,
+    RecordError,
+    Stream,
+)
+
+log = structlog.get_logger("syncer.workflow")
+
+RunStatus = Literal["succeeded", "partial", "failed"]
+Progress = Callable[[str, int], None]  # stream name, records scanned so far
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedChange:
+    kind: ChangeKind
+    entity_type: str
+    key: str
+    changed_fields: list[str]
+
+
+@dataclass
+class RunResult:
+    run_id: int
+    status: RunStatus
+    counters: Counters
+    streams: dict[str, Counters]
+    warnings: list[str] = field(default_factory=list)
+    deliveries: list[DeliveryReport] = field(default_factory=list)
+    planned: list[PlannedChange] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class _StreamState:
+    stream: Stream
+    counters: Counters = field(default_factory=Counters)
+    unflushed: Counters = field(default_factory=Counters)  # counted but not yet committed
+    entities: list[Entity] = field(default_factory=list)
+    filtered_keys: list[str] = field(default_factory=list)
+    high: CursorValue | None = None  # highest cursor value read so far
+    note: str | None = None
+
+
+class Workflow:
+    """One run of one workflow against a state store."""
+
+    def __init__(
+        self,
+        config: LoadedConfig,
+        store: StateStore,
+        *,
+        full_refresh: bool = False,
+        dry_run: bool = False,
+        progress: Progress | None = None,
+    ) -> None:
+        self.config = config
+        self.spec = config.spec
+        self.store = store
+        self.full_refresh = full_refresh
+        self.dry_run = dry_run
+        self.progress = progress
+        self.run_id = 0
+        self._result = RunResult(0, "succeeded", Counters(), {})
+
+    @property
+    def workflow(self) -> str:
+        return self.spec.workflow
+
+    def run(self) -> RunResult:
+        result = self._result
+        if not self.dry_run:
+            for stale in self.store.mark_crashed(self.workflow):
+                log.warning(
+                    "an earlier run did not finish; its committed batches are kept", run_id=stale
+                )
+            mode = "full-refresh" if self.full_refresh else "incremental"
+            self.run_id = self.store.start_run(
+                self.workflow, mode, self.config.fingerprint, os.getpid()
+            )
+            result.run_id = self.run_id
+        log.info("run started", workflow=self.workflow, run_id=self.run_id, dry_run=self.dry_run)
+        try:
+            self._extract()
+        except Exception as exc:
+            result.status = "failed"
+            result.error = redact(
+                str(exc) if isinstance(exc, SourceError) else f"{type(exc).__name__}: {exc}"
+            )
+            log.error("run failed", error=result.error)
+        finally:
+            self.config.source.close()
+        if result.status != "failed" and result.counters.errors:
+            result.status = "partial"
+        if not self.dry_run:
+            self.store.finish_run(self.run_id, result.status, result.error)
+            result.deliveries = deliver(self.store, self.workflow, self.config.sinks)
+        return result
+
+    # --- extraction -------------------------------------------------------------------------
+
+    def _extract(self) -> None:
+        self.store.forget_seen()
+        streams = topology.order_streams(self.config.source.streams())
+        derived = {s.entity_type: _StreamState(s) for s in streams if s.derived}
+        states: list[_StreamState] = []
+        for stream in streams:
+            if stream.derived:
+                continue
+            state = _StreamState(stream)
+            states.append(state)
+            self._sync(state, self._read(stream), derived)
+        for state in derived.values():
+            spooled, state.entities = state.entities, []
+            self._sync(state, spooled, {})
+            states.append(state)
+        self._detect_deletions(states)
+        self._check_topology()
+        for state in states:
+            self._result.streams[state.stream.name] = state.counters
+            if not self.dry_run:
+                self.store.record_stream(self.run_id, state.stream.name, state.counters, state.note)
+
+    def _read(self, stream: Stream) -> Iterable[Either]:
+        since: CursorValue | None = None
+        if stream.cursor is not None and not self.full_refresh:
+            mark = self.store.watermark(self.workflow, stream.name)
+            if mark is not None:
+                value = cursors.from_text(mark.value, stream.cursor.kind)
+                since = cursors.lower_bound(value, stream.cursor)
+        log.info("reading stream", stream=stream.name, since=str(since) if since else None)
+        return self.config.source.read(stream, since)
+
+    def _sync(
+        self, state: _StreamState, records: Iterable[Either], derived: dict[str, _StreamState]
+    ) -> None:
+        batch_size = self.spec.batch_size
+        for item in records:
+            if isinstance(item, RecordError):
+                state.unflushed.errors += 1
+                log.warning(
+                    "record failed",
+                    stream=state.stream.name,
+                    record=item.record,
+                    reason=redact(item.reason),
+                )
+                continue
+            state.unflushed.scanned += 1
+            entity = self._process(item, state)
+            if entity is None:
+                continue
+            for related in self.config.source.relationships(entity):
+                self._route(related, derived, state)
+            state.entities.append(entity)
+            if len(state.entities) + len(state.filtered_keys) >= batch_size:
+                self._flush(state, final=False)
+            if self.progress is not None and state.unflushed.scanned % 1000 == 0:
+                self.progress(state.stream.name, state.counters.scanned + state.unflushed.scanned)
+        self._flush(state, final=True)
+
+    def _process(self, entity: Entity, state: _StreamState) -> Entity | None:
+        key = entity.key
+        for processor in self.config.processors:
+            result = processor.process(entity)
+            if isinstance(result, Filtered):
+                state.unflushed.filtered += 1
+                state.filtered_keys.append(key)  # filtered entities are not deletions
+                return None
+            if isinstance(result, RecordError):
+                state.unflushed.errors += 1
+                log.warning("processor failed", record=result.record, reason=redact(result.reason))
+                return None
+            entity = result
+        return entity
+
+    def _route(
+        self, entity: Entity, derived: dict[str, _StreamState], origin: _StreamState
+    ) -> None:
+        target = derived.get(entity.entity_type)
+        if target is None:
+            origin.unflushed.errors += 1
+            log.warning(
+                "relationship has no derived stream", entity_type=entity.entity_type, key=entity.key
+            )
+            return
+        target.entities.append(entity)
+
+    # --- diff and commit --------------------------------------------------------------------
+
+    def _flush(self, state: _StreamState, *, final: bool) -> None:
+        stream = state.stream
+        by_key: dict[str, Entity] = {e.key: e for e in state.entities}  # last one wins
+        keys = list(by_key)
+        payloads = [canonical(e) for e in by_key.values()]
+        fingerprints = [
+            fingerprint_of(p, e.volatile) for p, e in zip(payloads, by_key.values(), strict=True)
+        ]
+        known = self.store.lookup(self.workflow, stream.name, keys, fingerprints) if keys else []
+        batch = Batch(self.run_id, self.workflow, stream.name, counters=state.unflushed)
+        for entity, key, payload, fp, seen in zip(
+            by_key.values(), keys, payloads, fingerprints, known, strict=True
+        ):
+            kind, fields, description = _classify(
+                entity, fp, payload, seen.fingerprint, seen.deleted, seen.payload
+            )
+            counter = kind or "unchanged"
+            setattr(batch.counters, counter, getattr(batch.counters, counter) + 1)
+            if kind is None:
+                continue
+            text = encode(payload)
+            batch.upserts.append((key, entity.entity_type, entity.parent_fqn, fp, text))
+            batch.changes.append(
+                (key, entity.entity_type, kind, fp, seen.fingerprint, fields, description, text)
+            )
+            if self.dry_run:
+                self._result.planned.append(PlannedChange(kind, entity.entity_type, key, fields))
+        batch.watermark = self._advance(state, by_key.values(), final)
+        self.store.mark_seen(stream.name, keys + state.filtered_keys)
+        if not self.dry_run:
+            self.store.commit(batch)
+        state.counters.add(batch.counters)
+        self._result.counters.add(batch.counters)
+        state.unflushed = Counters()
+        state.entities = []
+        state.filtered_keys = []
+
+    def _advance(
+        self, state: _StreamState, entities: Iterable[Entity], final: bool
+    ) -> Watermark | None:
+        cursor = state.stream.cursor
+        if cursor is None:
+            return None
+        for entity in entities:
+            state.high = cursors.later(state.high, getattr(entity, cursor.field, None))
+        # An unsorted stream may still hold lower values further on: advance only at its end.
+        if state.high is None or (cursor.ordering == "unsorted" and not final):
+            return None
+        mark = self.store.watermark(self.workflow, state.stream.name)
+        if mark is not None:
+            state.high = cursors.later(state.high, cursors.from_text(mark.value, cursor.kind))
+        return Watermark(cursor.field, cursor.kind, cursors.to_text(state.high, cursor.kind))
+
+    # --- deletions and contracts ------------------------------------------------------------
+
+    def _detect_deletions(self, states: list[_StreamState]) -> None:
+        read_errors = sum(s.counters.errors for s in states if not s.stream.derived)
+        for state in sorted(states, key=lambda s: -topology.rank(s.stream.entity_type)):
+            reason = self._deletion_skip_reason(state, read_errors)
+            if reason is not None:
+                if reason:
+                    state.note = reason
+                    self._warn(f"stream {state.stream.name}: deletions skipped: {reason}")
+                continue
+            self._delete_unseen(state)
+
+    def _deletion_skip_reason(self, state: _StreamState, read_errors: int) -> str | None:
+        """Why deletions must not run for this stream; "" to skip silently; None to go on."""
+        stream = state.stream
+        model = ENTITY_TYPES.get(stream.entity_type)
+        if stream.deletions == "never" or (model is not None and model.append_only):
+            return ""
+        if stream.cursor is not None and not self.full_refresh:
+            return ""  # an incremental read does not see the whole scope
+        if not self.spec.deletions.enabled:
+            return ""
+        if state.counters.errors or (stream.derived and read_errors):
+            return "the stream had errors, so a missing entity may only be unreadable"
+        if state.counters.scanned == 0:
+            if self.store.unseen(self.workflow, stream.name)[0]:
+                return "the stream produced nothing, which looks like an outage, not deletions"
+            return ""
+        return None
+
+    def _delete_unseen(self, state: _StreamState) -> None:
+        stream = state.stream
+        live, missing = self.store.unseen(self.workflow, stream.name)
+        if not missing:
+            return
+        share = 100.0 * len(missing) / live
+        limit = self.spec.deletions.fail_safe_percent
+        if share > limit:
+            state.note = (
+                f"would delete {len(missing)} of {live} ({share:.0f}%), more than the "
+                f"fail-safe {limit:g}%"
+            )
+            self._warn(
+                f"stream {stream.name}: deletions refused: {state.note}; nothing was "
+                "deleted. If they are real, raise deletions.fail_safe_percent for one run"
+            )
+            return
+        batch = Batch(self.run_id, self.workflow, stream.name)
+        batch.counters.deleted = len(missing)
+        # Children before parents: deeper entity types first, then by key.
+        missing.sort(key=lambda row: (-topology.rank(row[1]), row[0]))
+        for key, entity_type, fp, payload in missing:
+            batch.deletions.append(key)
+            batch.changes.append((key, entity_type, "deleted", None, fp, [], None, payload))
+            if self.dry_run:
+                self._result.planned.append(PlannedChange("deleted", entity_type, key, []))
+        if not self.dry_run:
+            self.store.commit(batch)
+        state.counters.add(batch.counters)
+        self._result.counters.add(batch.counters)
+
+    def _check_topology(self) -> None:
+        if self.dry_run:
+            return
+        for entity_type, key, missing in self.store.orphans(self.workflow):
+            self._warn(f"{entity_type} {key} refers to {missing}, which was never emitted")
+
+    def _warn(self, message: str) -> None:
+        self._result.warnings.append(message)
+        log.warning(message)
+
+
+def _classify(
+    entity: Entity,
+    fingerprint: str,
+    payload: dict[str, Any],
+    old_fingerprint: str | None,
+    was_deleted: bool,
+    old_payload: str | None,
+) -> tuple[ChangeKind | None, list[str], str | None]:
+    """The change an entity makes to the state: kind (None if unchanged), fields, description."""
+    if old_fingerprint is None:
+        return "created", [], None
+    if was_deleted:
+        kind: ChangeKind = "restored"
+    elif old_fingerprint == fingerprint or entity.append_only:
+        return None, [], None
+    else:
+        kind = "updated"
+    import orjson
+
+    change = describe(orjson.loads(old_payload) if old_payload else {}, payload)
+    description = {
+        "fieldsAdded": [_field(f) for f in change.fields_added],
+        "fieldsUpdated": [_field(f) for f in change.fields_updated],
+        "fieldsDeleted": [_field(f) for f in change.fields_deleted],
+    }
+    return kind, change.names, encode(description)
+
+
+def _field(change: Any) -> dict[str, Any]:
+    return {"name": change.name, "oldValue": change.old_value, "newValue": change.new_value}
