@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from syncer.models import Entity
 from syncer.steps import Filtered, Processor, StepConfig
@@ -12,8 +12,8 @@ from syncer.steps import Filtered, Processor, StepConfig
 
 class FilterConfig(StepConfig):
     entity_types: list[str] | None = None  # keep only these types; None keeps every type
-    include: list[str] = []  # FQN regexes: when given, an entity must match one
-    exclude: list[str] = []  # FQN regexes: an entity that matches one is dropped
+    include: list[str] = Field(default_factory=list)  # FQN regexes: when given, an entity must match one
+    exclude: list[str] = Field(default_factory=list)  # FQN regexes: an entity that matches one is dropped
 
     @field_validator("include", "exclude")
     @classmethod
