@@ -194,7 +194,7 @@ class StateStore:
         self.connection.unregister("seen_batch")
 
     def unseen(self, workflow: str, stream: str) -> tuple[int, list[tuple[str, str, str, str]]]:
-        """Live entities of a stream not read in this run: (live count, [(key, type, fp, payload)])."""
+        """Live entities of a stream not read in this run: (live count, [(key, type, fp, json)])."""
         live = _one(
             self.connection.execute(
                 "SELECT count(*) FROM entities WHERE workflow = ? AND stream = ? "
@@ -293,7 +293,7 @@ class StateStore:
         return seqs
 
     def orphans(self, workflow: str) -> list[tuple[str, str, str]]:
-        """Live entities whose parent (or lineage end) the state does not hold: (type, key, missing)."""
+        """Live entities whose parent or lineage end the state lacks: (type, key, missing key)."""
         rows = self.connection.execute(
             """
             WITH live AS (SELECT key, entity_type, parent_key, payload FROM entities

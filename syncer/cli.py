@@ -183,7 +183,8 @@ def changes(
     fmt: OutputFormat,
 ) -> None:
     """List committed changes, newest first."""
-    conditions, params = [], []
+    conditions: list[str] = []
+    params: list[Any] = []
     workflow = _config_workflow(config_path)
     if workflow:
         conditions.append("workflow = ?")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -19,7 +19,6 @@ from syncer.fingerprint import fingerprint_of
 from syncer.steps import Processor, Sink, Source
 
 DEFAULT_STATE_PATH = Path(".syncer/state.duckdb")
-T = TypeVar("T")
 
 
 class _Strict(BaseModel):
@@ -93,7 +92,8 @@ def read_yaml(path: Path) -> dict[str, Any]:
 
 def parse(path: Path, raw: dict[str, Any]) -> WorkflowConfig:
     """Validate the workflow's shape (not yet the steps' own configs)."""
-    return _validate(WorkflowConfig, raw, path, prefix="")
+    spec: WorkflowConfig = _validate(WorkflowConfig, raw, path, prefix="")
+    return spec
 
 
 def load(path: Path, *, state_override: Path | None = None) -> LoadedConfig:
@@ -104,12 +104,12 @@ def load(path: Path, *, state_override: Path | None = None) -> LoadedConfig:
     resolved = parse(path, secrets.resolve(raw))
     if state_override is not None:
         resolved.state.path = state_override
-    source = _build(path, "sources", resolved.source, "source", Source)
-    processors = [
+    source: Source = _build(path, "sources", resolved.source, "source", Source)
+    processors: list[Processor] = [
         _build(path, "processors", p, f"processors.{i}", Processor)
         for i, p in enumerate(resolved.processors)
     ]
-    sinks = [
+    sinks: list[tuple[str, Sink]] = [
         (s.name or s.type, _build(path, "sinks", s, f"sinks.{i}", Sink))
         for i, s in enumerate(resolved.sinks)
     ]
@@ -119,7 +119,7 @@ def load(path: Path, *, state_override: Path | None = None) -> LoadedConfig:
     return LoadedConfig(path, resolved, fingerprint, source, processors, sinks)
 
 
-def _build(path: Path, kind: plugins.StepKind, spec: StepSpec, where: str, base: type[T]) -> T:
+def _build(path: Path, kind: plugins.StepKind, spec: StepSpec, where: str, base: type) -> Any:
     try:
         cls = plugins.load(kind, spec.type, base)
     except ConfigError as exc:
@@ -129,7 +129,7 @@ def _build(path: Path, kind: plugins.StepKind, spec: StepSpec, where: str, base:
         raise ConfigError(f"{path}: {where}.type: {spec.type} declares no config_model")
     config = _validate(model, spec.config, path, prefix=f"{where}.config")
     try:
-        return cls(config)  # type: ignore[call-arg]
+        return cls(config)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {where}: {exc}") from None
 

@@ -57,7 +57,7 @@ def later(a: CursorValue | None, b: CursorValue | None) -> CursorValue | None:
         return a
     if isinstance(a, datetime) and isinstance(b, datetime):
         return max(_aware(a), _aware(b))
-    return max(a, b)  # type: ignore[type-var]
+    return max(a, b)  # type: ignore[type-var,unused-ignore]
 
 
 def _aware(value: datetime) -> datetime:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import importlib
 from importlib.metadata import entry_points
-from typing import Literal, TypeVar
+from typing import Any, Literal
 
 from syncer.errors import ConfigError
 
 StepKind = Literal["sources", "processors", "sinks"]
-T = TypeVar("T")
 
 
 def available(kind: StepKind) -> dict[str, str]:
@@ -17,7 +16,7 @@ def available(kind: StepKind) -> dict[str, str]:
     return {ep.name: ep.value for ep in entry_points(group=f"syncer.{kind}")}
 
 
-def load(kind: StepKind, type_name: str, base: type[T]) -> type[T]:
+def load(kind: StepKind, type_name: str, base: type) -> type[Any]:
     """The class registered as `type_name`, or named `module:Class`; a ConfigError otherwise."""
     if ":" in type_name:
         cls = _import(kind, type_name)

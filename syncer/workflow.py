@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import orjson
 import structlog
 
 from state.store import Batch, StateStore, Watermark
@@ -29,6 +30,7 @@ from syncer.steps import (
     Counters,
     CursorValue,
     Either,
+    FieldChange,
     Filtered,
     RecordError,
     Stream,
@@ -261,13 +263,19 @@ class Workflow:
             return None
         for entity in entities:
             state.high = cursors.later(state.high, getattr(entity, cursor.field, None))
+        # A record that failed must be read again next time, so the watermark stays behind it.
+        if state.counters.errors or state.unflushed.errors:
+            return None
         # An unsorted stream may still hold lower values further on: advance only at its end.
-        if state.high is None or (cursor.ordering == "unsorted" and not final):
+        if cursor.ordering == "unsorted" and not final:
             return None
         mark = self.store.watermark(self.workflow, state.stream.name)
-        if mark is not None:
-            state.high = cursors.later(state.high, cursors.from_text(mark.value, cursor.kind))
-        return Watermark(cursor.field, cursor.kind, cursors.to_text(state.high, cursor.kind))
+        high = state.high
+        if mark is not None:  # never move a watermark backwards
+            high = cursors.later(high, cursors.from_text(mark.value, cursor.kind))
+        if high is None:
+            return None
+        return Watermark(cursor.field, cursor.kind, cursors.to_text(high, cursor.kind))
 
     # --- deletions and contracts ------------------------------------------------------------
 
@@ -359,8 +367,6 @@ def _classify(
         return None, [], None
     else:
         kind = "updated"
-    import orjson
-
     change = describe(orjson.loads(old_payload) if old_payload else {}, payload)
     description = {
         "fieldsAdded": [_field(f) for f in change.fields_added],
@@ -370,5 +376,5 @@ def _classify(
     return kind, change.names, encode(description)
 
 
-def _field(change: Any) -> dict[str, Any]:
+def _field(change: FieldChange) -> dict[str, Any]:
     return {"name": change.name, "oldValue": change.old_value, "newValue": change.new_value}

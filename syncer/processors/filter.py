@@ -12,8 +12,9 @@ from syncer.steps import Filtered, Processor, StepConfig
 
 class FilterConfig(StepConfig):
     entity_types: list[str] | None = None  # keep only these types; None keeps every type
-    include: list[str] = Field(default_factory=list)  # FQN regexes: when given, an entity must match one
-    exclude: list[str] = Field(default_factory=list)  # FQN regexes: an entity that matches one is dropped
+    # FQN regexes: with `include`, an entity must match one; matching an `exclude` drops it.
+    include: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
 
     @field_validator("include", "exclude")
     @classmethod

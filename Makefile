@@ -1,0 +1,40 @@
+# Set-up and everyday tasks. `make demo` and `make test` each install what they need first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install demo test lint format bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+# Syncs the bundled shop database into the embedded catalog twice: the second run sends nothing.
+demo: install
+	rm -f .syncer/demo.duckdb .syncer/demo.duckdb.wal out/demo-changes.jsonl
+	$(BIN)/syncer run examples/demo.yaml
+	$(BIN)/syncer run examples/demo.yaml
+	$(BIN)/syncer sql --config examples/demo.yaml \
+		"select run_id, status, scanned, created, updated, unchanged, deleted from run_summary"
+
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install
+	PYTHONPATH=. $(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) .syncer out bench/results .pytest_cache .mypy_cache .ruff_cache
