@@ -145,7 +145,7 @@ def _describe(exc: ValidationError, prefix: str) -> str:
     problems = []
     for error in exc.errors(include_url=False, include_input=False):
         loc = ".".join(str(p) for p in (prefix, *error["loc"]) if p != "")
-        message = error["msg"]
+        message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown key; remove it or check its spelling"
         elif error["type"] == "missing":

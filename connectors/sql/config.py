@@ -1,0 +1,76 @@
+"""The sql source's config: which database to read, and which of its objects to keep."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from syncer.errors import ConfigError
+from syncer.models import TableType
+from syncer.steps import StepConfig
+
+
+class NamePatterns(StepConfig):
+    """Regular expressions matched (with `re.search`) against plain names, not FQNs."""
+
+    databases: list[str] = Field(default_factory=list)
+    schemas: list[str] = Field(default_factory=list)
+    tables: list[str] = Field(default_factory=list)
+
+
+class SqlConfig(StepConfig):
+    url: str
+    service_name: str | None = None
+    database_name: str | None = None
+    include: NamePatterns = NamePatterns()
+    exclude: NamePatterns = NamePatterns()
+    table_types: list[TableType] | None = None
+    view_lineage: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _url_parses(cls, value: str) -> str:
+        try:
+            make_url(value)
+        except ArgumentError:
+            # The value is not repeated: it may hold a password.
+            raise ValueError(
+                "not a SQLAlchemy URL; expected e.g. sqlite:///path/to/file.sqlite"
+            ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _patterns_compile(self) -> SqlConfig:
+        for side in ("include", "exclude"):
+            patterns: NamePatterns = getattr(self, side)
+            for key in ("databases", "schemas", "tables"):
+                for pattern in getattr(patterns, key):
+                    try:
+                        re.compile(pattern)
+                    except re.error as err:
+                        raise ValueError(
+                            f"{side}.{key}: {pattern!r} is not a valid regular expression ({err})"
+                        ) from None
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> URL:
+        return make_url(self.url)
+
+
+def load_config(raw: Mapping[str, Any]) -> SqlConfig:
+    """Validate a raw mapping; a problem becomes one `ConfigError` line naming the key."""
+    try:
+        return SqlConfig.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors(include_url=False, include_input=False)[0]
+        key = ".".join(str(p) for p in first["loc"])
+        message = first["msg"].removeprefix("Value error, ")
+        # Errors of the whole model (the pattern check) have no location and name the key.
+        text = f"sql source: {key}: {message}" if key else f"sql source: {message}"
+        raise ConfigError(text) from None

@@ -1,0 +1,60 @@
+"""What a reflector reads from one database schema, before it is mapped to entities."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+TableKind = Literal["table", "view", "materialized_view"]
+# Decides, from a table's plain name, whether it is read at all; filtering before reflection
+# lets the generic path ask the server for the kept tables only.
+NameFilter = Callable[[str], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class RawColumn:
+    name: str
+    type: str  # as the database reports it: "VARCHAR(20)", "DECIMAL(10,2)", "" in SQLite
+    nullable: bool
+    ordinal: int  # 1-based
+    default: str | None = None
+    comment: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RawForeignKey:
+    columns: tuple[str, ...]
+    referred_schema: str
+    referred_table: str
+    referred_columns: tuple[str, ...]
+    name: str | None = None
+
+
+@dataclass(slots=True)
+class RawTable:
+    name: str
+    kind: TableKind = "table"
+    comment: str | None = None
+    definition: str | None = None  # a view's SQL
+    # Set when this one table could not be read (a view over a dropped table); the rest of
+    # the schema is still read, and the source reports this table as a record error.
+    error: str | None = None
+    columns: list[RawColumn] = field(default_factory=list)
+    primary_key: tuple[str, ...] = ()
+    unique: list[tuple[str, ...]] = field(default_factory=list)
+    foreign_keys: list[RawForeignKey] = field(default_factory=list)
+
+
+class Reflector(Protocol):
+    """Reads one database's catalog in bulk, a schema at a time, never a round trip per table."""
+
+    dialect: str
+
+    def schemas(self) -> list[str]: ...
+
+    def tables(self, schema: str, keep: NameFilter) -> list[RawTable]:
+        """Every table and view of `schema` whose name `keep` accepts, fully described."""
+        ...
+
+    def close(self) -> None: ...
