@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import orjson
 import pyarrow as pa
 
 from state.schema import MIGRATIONS, SCHEMA_VERSION
@@ -33,6 +34,27 @@ class Known:
     fingerprint: str | None  # None: never seen
     deleted: bool
     payload: str | None  # only fetched when the fingerprint differs
+
+
+@dataclass(frozen=True, slots=True)
+class Missing:
+    """A live entity of a stream that this run did not read: a deletion candidate."""
+
+    key: str
+    entity_type: str
+    parent_key: str | None
+    fingerprint: str
+    payload: str
+
+    def depends_on(self) -> set[str]:
+        """Keys whose deletion takes this entity with it: its parent, or a lineage edge's ends."""
+        if self.entity_type == "lineage":
+            edge = orjson.loads(self.payload)
+            return {
+                edge["fromEntity"]["fullyQualifiedName"],
+                edge["toEntity"]["fullyQualifiedName"],
+            }
+        return {self.parent_key} if self.parent_key else set()
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,8 +215,8 @@ class StateStore:
         self.connection.execute("INSERT INTO seen SELECT stream, key FROM seen_batch")
         self.connection.unregister("seen_batch")
 
-    def unseen(self, workflow: str, stream: str) -> tuple[int, list[tuple[str, str, str, str]]]:
-        """Live entities of a stream not read in this run: (live count, [(key, type, fp, json)])."""
+    def unseen(self, workflow: str, stream: str) -> tuple[int, list[Missing]]:
+        """How many live entities a stream has, and those of them this run did not read."""
         live = _one(
             self.connection.execute(
                 "SELECT count(*) FROM entities WHERE workflow = ? AND stream = ? "
@@ -203,13 +225,14 @@ class StateStore:
             )
         )
         rows = self.connection.execute(
-            "SELECT e.key, e.entity_type, e.fingerprint, e.payload::VARCHAR FROM entities e "
+            "SELECT e.key, e.entity_type, e.parent_key, e.fingerprint, e.payload::VARCHAR "
+            "FROM entities e "
             "WHERE e.workflow = ? AND e.stream = ? AND e.deleted_run IS NULL "
             "AND NOT EXISTS (SELECT 1 FROM seen s WHERE s.stream = e.stream AND s.key = e.key) "
             "ORDER BY e.key",
             [workflow, stream],
         ).fetchall()
-        return int(live), [(r[0], r[1], r[2], r[3]) for r in rows]
+        return int(live), [Missing(*row) for row in rows]
 
     def commit(self, batch: Batch) -> list[int]:
         """Write a batch's entities, change rows, watermark and counters atomically; the seqs."""

@@ -42,6 +42,10 @@ def _walk(
     old_named, new_named = _by_name(old), _by_name(new)
     if old_named is not None and new_named is not None:
         _walk(prefix, old_named, new_named, added, updated, deleted)
+        old_order = [name for name in old_named if name in new_named]
+        new_order = [name for name in new_named if name in old_named]
+        if old_order != new_order:  # the order of named items (columns) is part of the entity
+            updated.append(FieldChange(prefix, old_value=old_order, new_value=new_order))
         return
     updated.append(FieldChange(prefix, old_value=old, new_value=new))
 

@@ -15,9 +15,9 @@ from typing import Any, Literal
 import orjson
 import structlog
 
-from state.store import Batch, StateStore, Watermark
+from state.store import Batch, Missing, StateStore, Watermark
 from syncer import cursor as cursors
-from syncer import topology
+from syncer import deletions, topology
 from syncer.config import LoadedConfig
 from syncer.delivery import DeliveryReport, deliver
 from syncer.describe import describe
@@ -280,17 +280,33 @@ class Workflow:
     # --- deletions and contracts ------------------------------------------------------------
 
     def _detect_deletions(self, states: list[_StreamState]) -> None:
-        read_errors = sum(s.counters.errors for s in states if not s.stream.derived)
-        for state in sorted(states, key=lambda s: -topology.rank(s.stream.entity_type)):
-            reason = self._deletion_skip_reason(state, read_errors)
+        """Decide parents first (so children can cascade), then commit children first."""
+        read = [s for s in states if not s.stream.derived]
+        unhealthy = any(s.counters.errors or not s.counters.scanned for s in read)
+        gone: set[str] = set()
+        decided: list[tuple[_StreamState, list[Missing]]] = []
+        for state in sorted(states, key=lambda s: topology.rank(s.stream.entity_type)):
+            reason = self._deletion_skip_reason(state, unhealthy)
+            if reason:
+                state.note = reason
+                self._warn(f"stream {state.stream.name}: deletions skipped: {reason}")
             if reason is not None:
-                if reason:
-                    state.note = reason
-                    self._warn(f"stream {state.stream.name}: deletions skipped: {reason}")
                 continue
-            self._delete_unseen(state)
+            live, missing = self.store.unseen(self.workflow, state.stream.name)
+            verdict = deletions.decide(missing, live, gone, self.spec.deletions.fail_safe_percent)
+            if verdict.refused:
+                state.note = verdict.refused
+                self._warn(
+                    f"stream {state.stream.name}: deletions refused: {verdict.refused}; nothing "
+                    "was deleted. If they are real, raise deletions.fail_safe_percent for one run"
+                )
+            gone.update(m.key for m in verdict.delete)
+            decided.append((state, verdict.delete))
+        for state, rows in reversed(decided):
+            if rows:
+                self._commit_deletions(state, rows)
 
-    def _deletion_skip_reason(self, state: _StreamState, read_errors: int) -> str | None:
+    def _deletion_skip_reason(self, state: _StreamState, unhealthy_read: bool) -> str | None:
         """Why deletions must not run for this stream; "" to skip silently; None to go on."""
         stream = state.stream
         model = ENTITY_TYPES.get(stream.entity_type)
@@ -300,40 +316,26 @@ class Workflow:
             return ""  # an incremental read does not see the whole scope
         if not self.spec.deletions.enabled:
             return ""
-        if state.counters.errors or (stream.derived and read_errors):
+        if state.counters.errors:
             return "the stream had errors, so a missing entity may only be unreadable"
-        if state.counters.scanned == 0:
+        if stream.derived and unhealthy_read:
+            return "a stream it derives from had errors or produced nothing"
+        if state.counters.scanned == 0 and not stream.derived:
             if self.store.unseen(self.workflow, stream.name)[0]:
                 return "the stream produced nothing, which looks like an outage, not deletions"
             return ""
         return None
 
-    def _delete_unseen(self, state: _StreamState) -> None:
-        stream = state.stream
-        live, missing = self.store.unseen(self.workflow, stream.name)
-        if not missing:
-            return
-        share = 100.0 * len(missing) / live
-        limit = self.spec.deletions.fail_safe_percent
-        if share > limit:
-            state.note = (
-                f"would delete {len(missing)} of {live} ({share:.0f}%), more than the "
-                f"fail-safe {limit:g}%"
+    def _commit_deletions(self, state: _StreamState, rows: list[Missing]) -> None:
+        batch = Batch(self.run_id, self.workflow, state.stream.name)
+        batch.counters.deleted = len(rows)
+        for row in sorted(rows, key=lambda m: m.key):
+            batch.deletions.append(row.key)
+            batch.changes.append(
+                (row.key, row.entity_type, "deleted", None, row.fingerprint, [], None, row.payload)
             )
-            self._warn(
-                f"stream {stream.name}: deletions refused: {state.note}; nothing was "
-                "deleted. If they are real, raise deletions.fail_safe_percent for one run"
-            )
-            return
-        batch = Batch(self.run_id, self.workflow, stream.name)
-        batch.counters.deleted = len(missing)
-        # Children before parents: deeper entity types first, then by key.
-        missing.sort(key=lambda row: (-topology.rank(row[1]), row[0]))
-        for key, entity_type, fp, payload in missing:
-            batch.deletions.append(key)
-            batch.changes.append((key, entity_type, "deleted", None, fp, [], None, payload))
             if self.dry_run:
-                self._result.planned.append(PlannedChange("deleted", entity_type, key, []))
+                self._result.planned.append(PlannedChange("deleted", row.entity_type, row.key, []))
         if not self.dry_run:
             self.store.commit(batch)
         state.counters.add(batch.counters)
