@@ -112,8 +112,15 @@ SELECT p.workflow, p.sink, p.seq, c.run_id, c.key AS fqn, c.entity_type, c.kind,
 FROM pending_deliveries p JOIN changes c USING (seq);
 """
 
+# `syncer state reset` deletes a workflow's changes and runs; the highest seq and run id ever
+# handed out are kept here so that they are never reused (sinks such as JSONL skip any seq they
+# already wrote, so a reused seq would be silently dropped).
+_V2 = """
+CREATE TABLE id_high_water (name VARCHAR PRIMARY KEY, value BIGINT NOT NULL);
+"""
+
 # Each entry upgrades the file by one version; never edit one that has shipped.
-MIGRATIONS: tuple[str, ...] = (_V1,)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 VIEWS = {

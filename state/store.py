@@ -89,7 +89,12 @@ class StateStore:
         self.read_only = read_only
         self._next_seq = 1
         if not read_only:
-            row = connection.execute("SELECT coalesce(max(seq), 0) + 1 FROM changes").fetchone()
+            row = _first(
+                connection.execute(
+                    "SELECT greatest((SELECT coalesce(max(seq), 0) FROM changes), "
+                    "(SELECT coalesce(max(value), 0) FROM id_high_water WHERE name = 'seq')) + 1"
+                )
+            )
             self._next_seq = int(row[0]) if row else 1
 
     # --- opening --------------------------------------------------------------------------
@@ -134,7 +139,10 @@ class StateStore:
 
     def start_run(self, workflow: str, mode: str, config_fingerprint: str, pid: int) -> int:
         with self.transaction():
-            row = self.connection.execute("SELECT coalesce(max(run_id), 0) + 1 FROM runs")
+            row = self.connection.execute(
+                "SELECT greatest((SELECT coalesce(max(run_id), 0) FROM runs), "
+                "(SELECT coalesce(max(value), 0) FROM id_high_water WHERE name = 'run_id')) + 1"
+            )
             run_id = int(_one(row))
             self.connection.execute(
                 "INSERT INTO runs (run_id, workflow, status, mode, syncer_version, "
@@ -168,18 +176,23 @@ class StateStore:
 
     def run_counters(self, run_id: int) -> Counters:
         names = Counters.FIELDS
-        row = self.connection.execute(
-            f"SELECT {', '.join(names)} FROM runs WHERE run_id = ?", [run_id]
-        ).fetchone()
+        row = _first(
+            self.connection.execute(
+                f"SELECT {', '.join(names)} FROM runs WHERE run_id = ?", [run_id]
+            )
+        )
         return Counters(**dict(zip(names, row or (0,) * len(names), strict=True)))
 
     # --- watermarks -----------------------------------------------------------------------
 
     def watermark(self, workflow: str, stream: str) -> Watermark | None:
-        row = self.connection.execute(
-            "SELECT cursor_field, kind, value FROM watermarks WHERE workflow = ? AND stream = ?",
-            [workflow, stream],
-        ).fetchone()
+        row = _first(
+            self.connection.execute(
+                "SELECT cursor_field, kind, value FROM watermarks "
+                "WHERE workflow = ? AND stream = ?",
+                [workflow, stream],
+            )
+        )
         return Watermark(*row) if row else None
 
     # --- diff and commit ------------------------------------------------------------------
@@ -339,9 +352,11 @@ class StateStore:
     # --- delivery -------------------------------------------------------------------------
 
     def offset(self, workflow: str, sink: str) -> int:
-        row = self.connection.execute(
-            'SELECT "offset" FROM deliveries WHERE workflow = ? AND sink = ?', [workflow, sink]
-        ).fetchone()
+        row = _first(
+            self.connection.execute(
+                'SELECT "offset" FROM deliveries WHERE workflow = ? AND sink = ?', [workflow, sink]
+            )
+        )
         return int(row[0]) if row else 0
 
     def last_seq(self, workflow: str) -> int:
@@ -412,6 +427,14 @@ class StateStore:
     def reset(self, workflow: str) -> None:
         """Forget a workflow: its entities, changes, watermarks, deliveries and runs."""
         with self.transaction():
+            # Seqs and run ids are never reused: sinks skip a seq they have already written.
+            self.connection.execute(
+                "INSERT OR REPLACE INTO id_high_water SELECT name, greatest(used, coalesce("
+                "(SELECT max(value) FROM id_high_water h WHERE h.name = u.name), 0)) FROM ("
+                "SELECT 'seq' AS name, greatest(coalesce(max(seq), 0), ?) AS used FROM changes "
+                "UNION ALL SELECT 'run_id', coalesce(max(run_id), 0) FROM runs) u",
+                [self._next_seq - 1],
+            )
             for table in ("pending_deliveries", "deliveries", "watermarks", "changes", "entities"):
                 self.connection.execute(f"DELETE FROM {table} WHERE workflow = ?", [workflow])
             self.connection.execute(
@@ -431,9 +454,11 @@ def _migrate(connection: duckdb.DuckDBPyConnection, where: str, read_only: bool)
     }
     version, written_by = 0, None
     if "schema_version" in tables:
-        row = connection.execute(
-            "SELECT version, syncer_version FROM schema_version ORDER BY version DESC LIMIT 1"
-        ).fetchone()
+        row = _first(
+            connection.execute(
+                "SELECT version, syncer_version FROM schema_version ORDER BY version DESC LIMIT 1"
+            )
+        )
         version, written_by = (int(row[0]), row[1]) if row else (0, None)
     elif tables:
         raise StateError(
@@ -485,8 +510,15 @@ def _open_error(where: str, exc: duckdb.IOException) -> StateError:
 
 
 def _one(result: duckdb.DuckDBPyConnection) -> Any:
-    row = result.fetchone()
+    row = _first(result)
     return row[0] if row else None
+
+
+def _first(result: duckdb.DuckDBPyConnection) -> Any:
+    """The first row, reading the result to its end: DuckDB refuses `register` and friends on a
+    connection whose last result was left half-read (`fetchone` on a one-row result does that)."""
+    rows = result.fetchall()
+    return rows[0] if rows else None
 
 
 def _now() -> datetime:

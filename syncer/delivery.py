@@ -72,7 +72,8 @@ def _write(
     report: DeliveryReport,
 ) -> None:
     with store.transaction():
-        refused = sink.write(changes)
+        # A refusal's reason is stored in the state: mask secrets a sink echoed back.
+        refused = {seq: redact(reason) for seq, reason in sink.write(changes).items()}
         delivered = [c.seq for c in changes if c.seq not in refused]
         store.record_delivery(workflow, name, offset, delivered, refused)
     report.delivered += len(delivered)

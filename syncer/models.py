@@ -276,6 +276,8 @@ class DatabaseSchema(_Named):
 class Table(_Named):
     entity_type = "table"
     parent_type = "databaseSchema"
+    # A source's change time moves with every data change; the table's metadata need not.
+    volatile = frozenset({"updatedAt"})
     database_schema: str  # the schema's FQN
     table_type: TableType = TableType.REGULAR
     columns: list[Column] = Field(default_factory=list)

@@ -113,6 +113,10 @@ class Workflow:
         log.info("run started", workflow=self.workflow, run_id=self.run_id, dry_run=self.dry_run)
         try:
             self._extract()
+        except KeyboardInterrupt:
+            if not self.dry_run:  # committed batches stay; the next run carries on from them
+                self.store.finish_run(self.run_id, "failed", "interrupted")
+            raise
         except Exception as exc:
             result.status = "failed"
             result.error = redact(

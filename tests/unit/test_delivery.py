@@ -1,0 +1,137 @@
+"""Each sink gets every committed change once, in order, whatever happened to the others."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from state.store import StateStore
+from syncer.delivery import deliver
+from syncer.sinks.jsonl import JsonlConfig, JsonlSink
+from tests.support.engine import SCHEMA, Engine, table, tables
+from tests.support.sinks import MemorySink
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Engine:
+    engine = Engine(tmp_path)
+    engine.write_tables(tables(3))
+    return engine
+
+
+def pending(engine: Engine) -> list[tuple[str, str, str, int, str]]:
+    return engine.rows(
+        "SELECT sink, fqn, kind, attempts, last_error FROM pending_changes ORDER BY sink, seq"
+    )
+
+
+def offsets(engine: Engine) -> dict[str, int]:
+    return dict(engine.rows('SELECT sink, "offset" FROM deliveries'))
+
+
+def test_every_sink_gets_the_whole_change_log_in_order(engine: Engine) -> None:
+    first, second = MemorySink(), MemorySink()
+    result = engine.run(sinks={"a": first, "b": second})
+    assert [c.seq for c in first.written] == [1, 2, 3, 4, 5, 6]
+    assert second.kinds == first.kinds
+    assert [(r.sink, r.delivered, r.refused, r.error) for r in result.deliveries] == [
+        ("a", 6, 0, None),
+        ("b", 6, 0, None),
+    ]
+    assert offsets(engine) == {"a": 6, "b": 6}
+
+
+def test_a_refused_change_stays_pending_and_is_retried_and_cleared_next_run(
+    engine: Engine,
+) -> None:
+    picky = MemorySink()
+    picky.refuse = {f"{SCHEMA}.t01"}
+    result = engine.run(sinks={"picky": picky})
+    assert result.deliveries[0].refused == 1 and result.deliveries[0].delivered == 5
+    assert f"{SCHEMA}.t01" not in picky.keys
+    assert pending(engine) == [("picky", f"{SCHEMA}.t01", "created", 1, f"refused {SCHEMA}.t01")]
+    assert offsets(engine) == {"picky": 6}  # the offset moves on; the refusal is kept aside
+
+    still_picky = MemorySink()
+    still_picky.refuse = {f"{SCHEMA}.t01"}
+    engine.run(sinks={"picky": still_picky})
+    assert [c.key for c in still_picky.offered] == [f"{SCHEMA}.t01"]
+    assert pending(engine)[0][3] == 2  # attempts
+
+    willing = MemorySink()
+    retried = engine.run(sinks={"picky": willing})
+    assert willing.kinds == [("created", f"{SCHEMA}.t01")]
+    assert retried.deliveries[0].delivered == 1
+    assert pending(engine) == []
+
+
+def test_a_sink_that_is_down_keeps_its_backlog_and_others_still_deliver(engine: Engine) -> None:
+    down, up = MemorySink(), MemorySink()
+    down.down = True
+    result = engine.run(sinks={"down": down, "up": up})
+    reports = {r.sink: r for r in result.deliveries}
+    assert reports["down"].error == "SinkError: memory sink is down"
+    assert reports["down"].backlog == 6 and reports["down"].delivered == 0
+    assert reports["up"].delivered == 6 and len(up.written) == 6
+    assert result.status == "succeeded"  # a sink's failure is not the run's
+    assert offsets(engine) == {"up": 6}
+
+    engine.write_tables([*tables(3), table("late")])
+    back, up_again = MemorySink(), MemorySink()
+    second = engine.run(sinks={"down": back, "up": up_again})
+    assert [c.seq for c in back.written] == [1, 2, 3, 4, 5, 6, 7]
+    assert up_again.kinds == [("created", f"{SCHEMA}.late")]
+    assert [r.backlog for r in second.deliveries] == [0, 0]
+    assert offsets(engine) == {"down": 7, "up": 7}
+
+
+def test_a_sink_that_fails_mid_backlog_keeps_what_it_acknowledged(engine: Engine) -> None:
+    engine.run()
+
+    class Flaky(MemorySink):
+        def write(self, changes):  # type: ignore[no-untyped-def]
+            if self.written:
+                self.down = True
+            return super().write(changes)
+
+    sink = Flaky()
+    store = StateStore.open(engine.state_path)
+    try:
+        (report,) = deliver(store, engine.workflow, [("flaky", sink)], batch_size=4)
+    finally:
+        store.close()
+    assert report.delivered == 4 and report.backlog == 2 and report.error is not None
+    assert offsets(engine) == {"flaky": 4}
+
+
+def test_a_new_sink_is_back_filled_from_the_state_without_reading_the_source(
+    engine: Engine, tmp_path: Path
+) -> None:
+    engine.write_tables([*tables(3)])
+    engine.run(sinks={"old": MemorySink()})
+    engine.write_tables([table("t00", description="changed"), table("t01"), table("t02")])
+    engine.run(sinks={"old": MemorySink()})
+    engine.source_path.unlink()  # the source is gone: only the state can supply the history
+
+    jsonl = JsonlSink(JsonlConfig(path=tmp_path / "backfill.jsonl"))
+    store = StateStore.open(engine.state_path)
+    try:
+        (report,) = deliver(store, engine.workflow, [("new", jsonl)])
+    finally:
+        store.close()
+    assert report.delivered == 7 and report.error is None
+    lines = (tmp_path / "backfill.jsonl").read_text().splitlines()
+    assert len(lines) == 7 and '"kind":"updated"' in lines[-1]
+    assert offsets(engine) == {"old": 7, "new": 7}
+
+
+def test_workflows_sharing_a_state_file_deliver_only_their_own_changes(tmp_path: Path) -> None:
+    shop, crm = Engine(tmp_path, workflow="shop"), Engine(tmp_path, workflow="crm")
+    shop.write_tables(tables(2))
+    shop.run()
+    crm_sink = MemorySink()
+    crm.write_tables(tables(1, prefix="c"))
+    crm.run(sinks={"memory": crm_sink})
+    assert crm_sink.keys == ["svc", "svc.db", SCHEMA, f"{SCHEMA}.c00"]
+    assert {c.workflow for c in crm_sink.written} == {"crm"}
