@@ -35,3 +35,17 @@ def encode(data: dict[str, Any]) -> str:
 
 def fingerprint(entity: Entity) -> str:
     return fingerprint_of(canonical(entity), entity.volatile)
+
+
+def snapshot(entity: Entity) -> tuple[str, str]:
+    """The entity's canonical JSON text and its fingerprint, serializing only once when the
+    entity carries no volatile field."""
+    data = canonical(entity)
+    text = orjson.dumps(data, option=_OPTIONS)
+    volatile = entity.volatile & data.keys()
+    stable = (
+        orjson.dumps({k: v for k, v in data.items() if k not in volatile}, option=_OPTIONS)
+        if volatile
+        else text
+    )
+    return text.decode(), xxhash.xxh3_128_hexdigest(stable)

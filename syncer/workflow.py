@@ -10,19 +10,19 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import orjson
 import structlog
 
-from state.store import Batch, Missing, StateStore, Watermark
+from state.store import Batch, Known, Missing, StateStore, Watermark
 from syncer import cursor as cursors
 from syncer import deletions, topology
 from syncer.config import LoadedConfig
 from syncer.delivery import DeliveryReport, deliver
 from syncer.describe import describe
 from syncer.errors import SourceError
-from syncer.fingerprint import canonical, encode, fingerprint_of
+from syncer.fingerprint import encode, snapshot
 from syncer.models import ENTITY_TYPES, Entity
 from syncer.secrets import redact
 from syncer.steps import (
@@ -62,12 +62,25 @@ class RunResult:
     error: str | None = None
 
 
+class _Row(NamedTuple):
+    """An entity reduced to what diffing and committing need; the model itself is let go."""
+
+    key: str
+    entity_type: str
+    parent_key: str | None
+    fingerprint: str
+    payload: str  # canonical JSON
+    cursor: CursorValue | None
+    append_only: bool
+
+
 @dataclass
 class _StreamState:
     stream: Stream
     counters: Counters = field(default_factory=Counters)
     unflushed: Counters = field(default_factory=Counters)  # counted but not yet committed
-    entities: list[Entity] = field(default_factory=list)
+    rows: list[_Row] = field(default_factory=list)  # the batch being built
+    spool: list[Entity] = field(default_factory=list)  # a derived stream's entities
     filtered_keys: list[str] = field(default_factory=list)
     high: CursorValue | None = None  # highest cursor value read so far
     note: str | None = None
@@ -146,7 +159,7 @@ class Workflow:
             states.append(state)
             self._sync(state, self._read(stream), derived)
         for state in derived.values():
-            spooled, state.entities = state.entities, []
+            spooled, state.spool = state.spool, []
             self._sync(state, spooled, {})
             states.append(state)
         self._detect_deletions(states)
@@ -186,8 +199,8 @@ class Workflow:
                 continue
             for related in self.config.source.relationships(entity):
                 self._route(related, derived, state)
-            state.entities.append(entity)
-            if len(state.entities) + len(state.filtered_keys) >= batch_size:
+            state.rows.append(_snapshot(entity, state.stream))
+            if len(state.rows) + len(state.filtered_keys) >= batch_size:
                 self._flush(state, final=False)
             if self.progress is not None and state.unflushed.scanned % 1000 == 0:
                 self.progress(state.stream.name, state.counters.scanned + state.unflushed.scanned)
@@ -218,55 +231,61 @@ class Workflow:
                 "relationship has no derived stream", entity_type=entity.entity_type, key=entity.key
             )
             return
-        target.entities.append(entity)
+        target.spool.append(entity)
 
     # --- diff and commit --------------------------------------------------------------------
 
     def _flush(self, state: _StreamState, *, final: bool) -> None:
         stream = state.stream
-        by_key: dict[str, Entity] = {e.key: e for e in state.entities}  # last one wins
-        keys = list(by_key)
-        payloads = [canonical(e) for e in by_key.values()]
-        fingerprints = [
-            fingerprint_of(p, e.volatile) for p, e in zip(payloads, by_key.values(), strict=True)
-        ]
-        known = self.store.lookup(self.workflow, stream.name, keys, fingerprints) if keys else []
+        rows = list({row.key: row for row in state.rows}.values())  # the last of a key wins
+        keys = [row.key for row in rows]
+        changed = (
+            self.store.changed(self.workflow, stream.name, keys, [r.fingerprint for r in rows])
+            if rows
+            else {}
+        )
         batch = Batch(self.run_id, self.workflow, stream.name, counters=state.unflushed)
-        for entity, key, payload, fp, seen in zip(
-            by_key.values(), keys, payloads, fingerprints, known, strict=True
-        ):
-            kind, fields, description = _classify(
-                entity, fp, payload, seen.fingerprint, seen.deleted, seen.payload
-            )
-            counter = kind or "unchanged"
-            setattr(batch.counters, counter, getattr(batch.counters, counter) + 1)
+        batch.counters.unchanged += len(rows) - len(changed)
+        for i, known in sorted(changed.items()):
+            row = rows[i]
+            kind, fields, description = _classify(row, known)
             if kind is None:
+                batch.counters.unchanged += 1
                 continue
-            text = encode(payload)
-            batch.upserts.append((key, entity.entity_type, entity.parent_fqn, fp, text))
+            setattr(batch.counters, kind, getattr(batch.counters, kind) + 1)
+            batch.upserts.append(
+                (row.key, row.entity_type, row.parent_key, row.fingerprint, row.payload)
+            )
             batch.changes.append(
-                (key, entity.entity_type, kind, fp, seen.fingerprint, fields, description, text)
+                (
+                    row.key,
+                    row.entity_type,
+                    kind,
+                    row.fingerprint,
+                    known.fingerprint,
+                    fields,
+                    description,
+                    row.payload,
+                )
             )
             if self.dry_run:
-                self._result.planned.append(PlannedChange(kind, entity.entity_type, key, fields))
-        batch.watermark = self._advance(state, by_key.values(), final)
+                self._result.planned.append(PlannedChange(kind, row.entity_type, row.key, fields))
+        batch.watermark = self._advance(state, rows, final)
         self.store.mark_seen(stream.name, keys + state.filtered_keys)
         if not self.dry_run:
             self.store.commit(batch)
         state.counters.add(batch.counters)
         self._result.counters.add(batch.counters)
         state.unflushed = Counters()
-        state.entities = []
+        state.rows = []
         state.filtered_keys = []
 
-    def _advance(
-        self, state: _StreamState, entities: Iterable[Entity], final: bool
-    ) -> Watermark | None:
+    def _advance(self, state: _StreamState, rows: list[_Row], final: bool) -> Watermark | None:
         cursor = state.stream.cursor
         if cursor is None:
             return None
-        for entity in entities:
-            state.high = cursors.later(state.high, getattr(entity, cursor.field, None))
+        for row in rows:
+            state.high = cursors.later(state.high, row.cursor)
         # A record that failed must be read again next time, so the watermark stays behind it.
         if state.counters.errors or state.unflushed.errors:
             return None
@@ -356,24 +375,32 @@ class Workflow:
         log.warning(message)
 
 
-def _classify(
-    entity: Entity,
-    fingerprint: str,
-    payload: dict[str, Any],
-    old_fingerprint: str | None,
-    was_deleted: bool,
-    old_payload: str | None,
-) -> tuple[ChangeKind | None, list[str], str | None]:
-    """The change an entity makes to the state: kind (None if unchanged), fields, description."""
-    if old_fingerprint is None:
+def _snapshot(entity: Entity, stream: Stream) -> _Row:
+    payload, fingerprint = snapshot(entity)
+    cursor = getattr(entity, stream.cursor.field, None) if stream.cursor else None
+    return _Row(
+        entity.key,
+        entity.entity_type,
+        entity.parent_fqn,
+        fingerprint,
+        payload,
+        cursor,
+        entity.append_only,
+    )
+
+
+def _classify(row: _Row, known: Known) -> tuple[ChangeKind | None, list[str], str | None]:
+    """The change a row makes to the state: kind (None if none), changed fields, description."""
+    if known.fingerprint is None:
         return "created", [], None
-    if was_deleted:
+    if known.deleted:
         kind: ChangeKind = "restored"
-    elif old_fingerprint == fingerprint or entity.append_only:
+    elif known.fingerprint == row.fingerprint or row.append_only:
         return None, [], None
     else:
         kind = "updated"
-    change = describe(orjson.loads(old_payload) if old_payload else {}, payload)
+    old = orjson.loads(known.payload) if known.payload else {}
+    change = describe(old, orjson.loads(row.payload))
     description = {
         "fieldsAdded": [_field(f) for f in change.fields_added],
         "fieldsUpdated": [_field(f) for f in change.fields_updated],

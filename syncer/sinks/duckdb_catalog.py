@@ -38,6 +38,27 @@ _COLUMN_SHAPE = (
 )
 
 
+# Replace what the batch touches: delete every touched key, then insert the live ones.
+_APPLY = (
+    'DELETE FROM "{schema}".entities e USING catalog_docs b WHERE e.workflow = b.workflow '
+    "AND e.entity_type = b.entity_type AND e.fqn = b.fqn",
+    "DELETE FROM \"{schema}\".columns c USING catalog_docs b WHERE b.entity_type = 'table' "
+    "AND c.workflow = b.workflow AND c.table_fqn = b.fqn",
+    "DELETE FROM \"{schema}\".lineage l USING catalog_docs b WHERE b.entity_type = 'lineage' "
+    "AND l.workflow = b.workflow AND b.fqn = l.from_fqn || '->' || l.to_fqn",
+    "INSERT INTO \"{schema}\".entities SELECT workflow, entity_type, fqn, doc->>'$.name', "
+    "fingerprint, doc, seq FROM catalog_docs WHERE live",
+    'INSERT INTO "{schema}".columns SELECT workflow, fqn, c.name, c.ordinalPosition, '
+    "c.dataType, c.dataLength, c.precision, c.scale, c.constraint, c.description FROM "
+    f"(SELECT workflow, fqn, unnest(from_json(doc->'$.columns', '{_COLUMN_SHAPE}')) AS c "
+    "FROM catalog_docs WHERE live AND entity_type = 'table')",
+    'INSERT INTO "{schema}".lineage SELECT workflow, '
+    "doc->>'$.fromEntity.fullyQualifiedName', doc->>'$.toEntity.fullyQualifiedName', "
+    "doc->>'$.source', doc->'$.columnsLineage' FROM catalog_docs "
+    "WHERE live AND entity_type = 'lineage'",
+)
+
+
 class DuckDBCatalogConfig(StepConfig):
     path: Path | None = None  # None: inside the state file
     schema_name: str = "catalog"
@@ -97,40 +118,16 @@ class DuckDBCatalogSink(Sink):
         con, schema = self._con, self.config.schema_name
         con.register("catalog_batch", batch)
         try:
+            # Parse each payload once; every statement below reads the parsed document.
             con.execute(
-                f'DELETE FROM "{schema}".entities e USING catalog_batch b '
-                "WHERE e.workflow = b.workflow AND e.entity_type = b.entity_type AND e.fqn = b.fqn"
-            )
-            con.execute(
-                f'DELETE FROM "{schema}".columns c USING catalog_batch b '
-                "WHERE b.entity_type = 'table' AND c.workflow = b.workflow AND c.table_fqn = b.fqn"
-            )
-            con.execute(
-                f'DELETE FROM "{schema}".lineage l USING catalog_batch b '
-                "WHERE b.entity_type = 'lineage' AND l.workflow = b.workflow "
-                "AND l.from_fqn || '->' || l.to_fqn = b.fqn"
-            )
-            con.execute(
-                f'INSERT INTO "{schema}".entities SELECT workflow, entity_type, fqn, '
-                "payload::JSON->>'$.name', fingerprint, payload::JSON, seq "
-                "FROM catalog_batch WHERE live"
-            )
-            con.execute(
-                f'INSERT INTO "{schema}".columns SELECT workflow, fqn, c.name, c.ordinalPosition, '
-                "c.dataType, c.dataLength, c.precision, c.scale, c.constraint, c.description "
-                f"FROM (SELECT workflow, fqn, unnest(from_json(payload::JSON->'$.columns', "
-                f"'{_COLUMN_SHAPE}')) AS c FROM catalog_batch "
-                "WHERE live AND entity_type = 'table')"
-            )
-            con.execute(
-                f'INSERT INTO "{schema}".lineage SELECT workflow, '
-                "payload::JSON->>'$.fromEntity.fullyQualifiedName', "
-                "payload::JSON->>'$.toEntity.fullyQualifiedName', payload::JSON->>'$.source', "
-                "payload::JSON->'$.columnsLineage' FROM catalog_batch "
-                "WHERE live AND entity_type = 'lineage'"
+                "CREATE OR REPLACE TEMP TABLE catalog_docs AS SELECT workflow, entity_type, fqn, "
+                "fingerprint, payload::JSON AS doc, seq, live FROM catalog_batch"
             )
         finally:
             con.unregister("catalog_batch")
+        for statement in _APPLY:
+            con.execute(statement.replace("{schema}", schema))
+        con.execute("DROP TABLE catalog_docs")
 
     def close(self) -> None:
         if self._own and self._con is not None:
