@@ -46,7 +46,7 @@ CREATE TABLE entities (
     entity_type VARCHAR NOT NULL,
     parent_key VARCHAR,
     fingerprint VARCHAR NOT NULL,
-    payload JSON NOT NULL,
+    last_seq BIGINT NOT NULL,           -- the change that holds its current payload
     first_run BIGINT NOT NULL,
     changed_run BIGINT NOT NULL,
     deleted_run BIGINT,
@@ -90,9 +90,10 @@ SELECT run_id, workflow, status, started_at, ended_at, scanned, created, updated
 FROM runs;
 
 CREATE VIEW current_entities AS
-SELECT workflow, entity_type, key AS fqn, fingerprint, payload, stream, parent_key AS parent_fqn,
-       first_run, changed_run
-FROM entities WHERE deleted_run IS NULL;
+SELECT e.workflow, e.entity_type, e.key AS fqn, e.fingerprint, c.payload, e.stream,
+       e.parent_key AS parent_fqn, e.first_run, e.changed_run
+FROM entities e JOIN changes c ON c.seq = e.last_seq
+WHERE e.deleted_run IS NULL;
 
 CREATE VIEW change_log AS
 SELECT seq, run_id, workflow, key AS fqn, entity_type, kind, changed_fields, description, stream
@@ -104,7 +105,7 @@ SELECT workflow,
        payload->>'$.toEntity.fullyQualifiedName' AS to_fqn,
        payload->>'$.source' AS source,
        payload->'$.columnsLineage' AS columns_lineage
-FROM entities WHERE entity_type = 'lineage' AND deleted_run IS NULL;
+FROM current_entities WHERE entity_type = 'lineage';
 
 CREATE VIEW pending_changes AS
 SELECT p.workflow, p.sink, p.seq, c.run_id, c.key AS fqn, c.entity_type, c.kind, p.attempts,

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import orjson
@@ -21,9 +21,10 @@ import pyarrow as pa
 from state.schema import MIGRATIONS, SCHEMA_VERSION
 from syncer import __version__
 from syncer.errors import StateError, StateLockedError
-from syncer.steps import Change, Counters
+from syncer.steps import ChangeBatch, Counters
 
 MEMORY = ":memory:"
+_CHANGE_TYPES = {"changed_fields": pa.list_(pa.string())}
 _SETTINGS: dict[str, str | bool | int | float | list[str]] = {
     # DuckDB would cache up to 80% of RAM; a sync must stay small on an edge box. Beyond this
     # it spills to disk instead.
@@ -72,6 +73,20 @@ class Watermark:
     value: str
 
 
+class ChangeRow(NamedTuple):
+    """One change a batch commits: the change-log row, and the entity's new state with it."""
+
+    key: str
+    entity_type: str
+    parent_key: str | None
+    kind: str  # created, updated, restored, deleted
+    fingerprint: str | None  # None for a deletion
+    old_fingerprint: str | None
+    changed_fields: list[str]
+    description: str | None  # JSON: fieldsAdded / fieldsUpdated / fieldsDeleted
+    payload: str  # canonical JSON; for a deletion, the entity's last known state
+
+
 @dataclass
 class Batch:
     """Everything one batch commits, in one transaction."""
@@ -79,13 +94,7 @@ class Batch:
     run_id: int
     workflow: str
     stream: str
-    # key, entity_type, parent_key, fingerprint, payload
-    upserts: list[tuple[str, str, str | None, str, str]] = field(default_factory=list)
-    # key, entity_type, kind, fingerprint, old_fingerprint, changed_fields, description, payload
-    changes: list[tuple[str, str, str, str | None, str | None, list[str], str | None, str]] = field(
-        default_factory=list
-    )
-    deletions: list[str] = field(default_factory=list)  # keys marked deleted in this run
+    changes: list[ChangeRow] = field(default_factory=list)
     watermark: Watermark | None = None
     counters: Counters = field(default_factory=Counters)
 
@@ -219,10 +228,12 @@ class StateStore:
         self.connection.register("batch", batch)
         try:
             rows = self.connection.execute(
-                "SELECT b.i, e.fingerprint, e.deleted_run IS NOT NULL, e.payload::VARCHAR "
+                "WITH differing AS (SELECT b.i, e.fingerprint, e.deleted_run, e.last_seq "
                 "FROM batch b LEFT JOIN entities e "
                 "ON e.workflow = ? AND e.stream = ? AND e.key = b.key "
-                "WHERE e.fingerprint IS DISTINCT FROM b.fp OR e.deleted_run IS NOT NULL",
+                "WHERE e.fingerprint IS DISTINCT FROM b.fp OR e.deleted_run IS NOT NULL) "
+                "SELECT d.i, d.fingerprint, d.deleted_run IS NOT NULL, c.payload::VARCHAR "
+                "FROM differing d LEFT JOIN changes c ON c.seq = d.last_seq",
                 [workflow, stream],
             ).fetchall()
         finally:
@@ -252,11 +263,11 @@ class StateStore:
             )
         )
         rows = self.connection.execute(
-            "SELECT e.key, e.entity_type, e.parent_key, e.fingerprint, e.payload::VARCHAR "
-            "FROM entities e "
-            "WHERE e.workflow = ? AND e.stream = ? AND e.deleted_run IS NULL "
-            "AND NOT EXISTS (SELECT 1 FROM seen s WHERE s.stream = e.stream AND s.key = e.key) "
-            "ORDER BY e.key",
+            "WITH missing AS (SELECT key, entity_type, parent_key, fingerprint, last_seq "
+            "FROM entities e WHERE e.workflow = ? AND e.stream = ? AND e.deleted_run IS NULL "
+            "AND NOT EXISTS (SELECT 1 FROM seen s WHERE s.stream = e.stream AND s.key = e.key)) "
+            "SELECT m.key, m.entity_type, m.parent_key, m.fingerprint, c.payload::VARCHAR "
+            "FROM missing m JOIN changes c ON c.seq = m.last_seq ORDER BY m.key",
             [workflow, stream],
         ).fetchall()
         return int(live), [Missing(*row) for row in rows]
@@ -269,63 +280,23 @@ class StateStore:
 
     def _write(self, batch: Batch) -> list[int]:
         con = self.connection
-        if batch.upserts:
-            keys, types, parents, fps, payloads = (
-                list(c) for c in zip(*batch.upserts, strict=True)
-            )
-            upserts = pa.table(
-                {
-                    "key": keys,
-                    "entity_type": types,
-                    "parent_key": pa.array(parents, pa.string()),
-                    "fingerprint": fps,
-                    "payload": payloads,
-                }
-            )
-            con.register("upserts", upserts)
-            con.execute(
-                "INSERT INTO entities SELECT ?, ?, key, entity_type, parent_key, fingerprint, "
-                "payload::JSON, ?, ?, NULL FROM upserts "
-                "ON CONFLICT DO UPDATE SET fingerprint = excluded.fingerprint, "
-                "payload = excluded.payload, changed_run = excluded.changed_run, "
-                "entity_type = excluded.entity_type, parent_key = excluded.parent_key, "
-                "deleted_run = NULL",
-                [batch.workflow, batch.stream, batch.run_id, batch.run_id],
-            )
-            con.unregister("upserts")
-        if batch.deletions:
-            deleted = pa.table({"key": batch.deletions})
-            con.register("deleted_keys", deleted)
-            con.execute(
-                "UPDATE entities SET deleted_run = ?, changed_run = ? WHERE workflow = ? "
-                "AND stream = ? AND key IN (SELECT key FROM deleted_keys)",
-                [batch.run_id, batch.run_id, batch.workflow, batch.stream],
-            )
-            con.unregister("deleted_keys")
         seqs = list(range(self._next_seq, self._next_seq + len(batch.changes)))
         if batch.changes:
-            cols = list(zip(*batch.changes, strict=True))
+            columns = list(zip(*batch.changes, strict=True))
             changes = pa.table(
                 {
                     "seq": pa.array(seqs, pa.int64()),
-                    "key": cols[0],
-                    "entity_type": cols[1],
-                    "kind": cols[2],
-                    "fingerprint": pa.array(cols[3], pa.string()),
-                    "old_fingerprint": pa.array(cols[4], pa.string()),
-                    "changed_fields": pa.array(cols[5], pa.list_(pa.string())),
-                    "description": pa.array(cols[6], pa.string()),
-                    "payload": cols[7],
+                    **{
+                        name: pa.array(values, _CHANGE_TYPES.get(name, pa.string()))
+                        for name, values in zip(ChangeRow._fields, columns, strict=True)
+                    },
                 }
             )
             con.register("new_changes", changes)
-            con.execute(
-                "INSERT INTO changes SELECT seq, ?, ?, ?, key, entity_type, kind, fingerprint, "
-                "old_fingerprint, changed_fields, description::JSON, payload::JSON "
-                "FROM new_changes",
-                [batch.run_id, batch.workflow, batch.stream],
-            )
-            con.unregister("new_changes")
+            try:
+                self._write_changes(batch)
+            finally:
+                con.unregister("new_changes")
         if batch.watermark is not None:
             wm = batch.watermark
             con.execute(
@@ -342,20 +313,45 @@ class StateStore:
         self._next_seq += len(batch.changes)
         return seqs
 
+    def _write_changes(self, batch: Batch) -> None:
+        """The change-log rows, then the entities they leave behind (from `new_changes`)."""
+        con = self.connection
+        con.execute(
+            "INSERT INTO changes SELECT seq, ?, ?, ?, key, entity_type, kind, fingerprint, "
+            "old_fingerprint, changed_fields, description::JSON, payload::JSON FROM new_changes",
+            [batch.run_id, batch.workflow, batch.stream],
+        )
+        # An entity keeps no payload of its own: it points at the change that holds it.
+        con.execute(
+            "INSERT INTO entities SELECT ?, ?, key, entity_type, parent_key, fingerprint, seq, "
+            "?, ?, NULL FROM new_changes WHERE kind <> 'deleted' "
+            "ON CONFLICT DO UPDATE SET fingerprint = excluded.fingerprint, "
+            "last_seq = excluded.last_seq, changed_run = excluded.changed_run, "
+            "entity_type = excluded.entity_type, parent_key = excluded.parent_key, "
+            "deleted_run = NULL",
+            [batch.workflow, batch.stream, batch.run_id, batch.run_id],
+        )
+        con.execute(
+            "UPDATE entities e SET deleted_run = ?, changed_run = ?, last_seq = n.seq "
+            "FROM new_changes n WHERE n.kind = 'deleted' AND e.workflow = ? AND e.stream = ? "
+            "AND e.key = n.key",
+            [batch.run_id, batch.run_id, batch.workflow, batch.stream],
+        )
+
     def orphans(self, workflow: str) -> list[tuple[str, str, str]]:
         """Live entities whose parent or lineage end the state lacks: (type, key, missing key)."""
         rows = self.connection.execute(
             """
-            WITH live AS (SELECT key, entity_type, parent_key, payload FROM entities
+            WITH live AS (SELECT key, entity_type, parent_key, last_seq FROM entities
                           WHERE workflow = ? AND deleted_run IS NULL),
+            edges AS (SELECT l.entity_type, l.key, c.payload FROM live l
+                      JOIN changes c ON c.seq = l.last_seq WHERE l.entity_type = 'lineage'),
             wanted AS (
                 SELECT entity_type, key, parent_key AS needs FROM live WHERE parent_key IS NOT NULL
                 UNION ALL
-                SELECT entity_type, key, payload->>'$.fromEntity.fullyQualifiedName'
-                FROM live WHERE entity_type = 'lineage'
+                SELECT entity_type, key, payload->>'$.fromEntity.fullyQualifiedName' FROM edges
                 UNION ALL
-                SELECT entity_type, key, payload->>'$.toEntity.fullyQualifiedName'
-                FROM live WHERE entity_type = 'lineage')
+                SELECT entity_type, key, payload->>'$.toEntity.fullyQualifiedName' FROM edges)
             SELECT entity_type, key, needs FROM wanted
             WHERE needs NOT IN (SELECT key FROM live) ORDER BY key
             """,
@@ -382,13 +378,13 @@ class StateStore:
             )
         )
 
-    def changes_after(self, workflow: str, offset: int, upto: int, limit: int) -> list[Change]:
+    def changes_after(self, workflow: str, offset: int, upto: int, limit: int) -> ChangeBatch:
         return self._changes(
             "workflow = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
             [workflow, offset, upto, limit],
         )
 
-    def pending(self, workflow: str, sink: str) -> list[Change]:
+    def pending(self, workflow: str, sink: str) -> ChangeBatch:
         return self._changes(
             "seq IN (SELECT seq FROM pending_deliveries WHERE workflow = ? AND sink = ?) "
             "ORDER BY seq",
@@ -428,13 +424,14 @@ class StateStore:
                 [workflow, sink, seq, reason, now, now],
             )
 
-    def _changes(self, where: str, params: list[Any]) -> list[Change]:
-        rows = self.connection.execute(
+    def _changes(self, where: str, params: list[Any]) -> ChangeBatch:
+        table = self.connection.sql(
             "SELECT seq, run_id, workflow, stream, key, entity_type, kind, fingerprint, "
-            f"old_fingerprint, changed_fields, payload::VARCHAR FROM changes WHERE {where}",
-            params,
-        ).fetchall()
-        return [Change(*row) for row in rows]
+            "old_fingerprint, changed_fields, payload::VARCHAR AS payload_json "
+            f"FROM changes WHERE {where}",
+            params=params,
+        ).to_arrow_table()
+        return ChangeBatch(table)
 
     # --- maintenance ----------------------------------------------------------------------
 

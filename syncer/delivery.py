@@ -13,7 +13,7 @@ import structlog
 
 from state.store import StateStore
 from syncer.secrets import redact
-from syncer.steps import Change, Sink, SinkContext
+from syncer.steps import ChangeBatch, Sink, SinkContext
 
 log = structlog.get_logger("syncer.delivery")
 
@@ -48,7 +48,7 @@ def _deliver_one(
             chunk = store.changes_after(workflow, offset, upto, batch_size)
             if not chunk:
                 break
-            offset = chunk[-1].seq
+            offset = chunk.seqs[-1]
             _write(store, workflow, name, sink, chunk, offset, report)
     except Exception as exc:  # any failure of a sink is that sink's, never the run's
         report.error = redact(f"{type(exc).__name__}: {exc}")
@@ -67,14 +67,14 @@ def _write(
     workflow: str,
     name: str,
     sink: Sink,
-    changes: list[Change],
+    changes: ChangeBatch,
     offset: int,
     report: DeliveryReport,
 ) -> None:
     with store.transaction():
         # A refusal's reason is stored in the state: mask secrets a sink echoed back.
         refused = {seq: redact(reason) for seq, reason in sink.write(changes).items()}
-        delivered = [c.seq for c in changes if c.seq not in refused]
+        delivered = [seq for seq in changes.seqs if seq not in refused]
         store.record_delivery(workflow, name, offset, delivered, refused)
     report.delivered += len(delivered)
     report.refused += len(refused)

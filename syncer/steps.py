@@ -11,9 +11,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, overload
 
 import orjson
+import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 
 from syncer.models import Entity
@@ -198,6 +199,36 @@ class Change:
     def payload(self) -> dict[str, Any]:
         value: dict[str, Any] = orjson.loads(self.payload_json)
         return value
+
+
+class ChangeBatch(Sequence[Change]):
+    """Changes read from the change log: a sequence of `Change`, backed by an Arrow table.
+
+    Sinks that can take Arrow (the DuckDB catalog) read `table` and never build Python objects;
+    the others iterate.
+    """
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+        self._changes: list[Change] | None = None
+
+    @property
+    def seqs(self) -> list[int]:
+        seqs: list[int] = self.table.column("seq").to_pylist()
+        return seqs
+
+    def __len__(self) -> int:
+        return int(self.table.num_rows)
+
+    @overload
+    def __getitem__(self, index: int) -> Change: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Change]: ...
+    def __getitem__(self, index: int | slice) -> Change | list[Change]:
+        if self._changes is None:
+            columns = self.table.to_pydict()
+            self._changes = [Change(*row) for row in zip(*columns.values(), strict=True)]
+        return self._changes[index]
 
 
 # seq -> reason, for the changes a sink refused; every other change in the batch was written.

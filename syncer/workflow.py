@@ -15,7 +15,7 @@ from typing import Any, Literal, NamedTuple
 import orjson
 import structlog
 
-from state.store import Batch, Known, Missing, StateStore, Watermark
+from state.store import Batch, ChangeRow, Known, Missing, StateStore, Watermark
 from syncer import cursor as cursors
 from syncer import deletions, topology
 from syncer.config import LoadedConfig
@@ -253,13 +253,11 @@ class Workflow:
                 batch.counters.unchanged += 1
                 continue
             setattr(batch.counters, kind, getattr(batch.counters, kind) + 1)
-            batch.upserts.append(
-                (row.key, row.entity_type, row.parent_key, row.fingerprint, row.payload)
-            )
             batch.changes.append(
-                (
+                ChangeRow(
                     row.key,
                     row.entity_type,
+                    row.parent_key,
                     kind,
                     row.fingerprint,
                     known.fingerprint,
@@ -353,9 +351,18 @@ class Workflow:
         batch = Batch(self.run_id, self.workflow, state.stream.name)
         batch.counters.deleted = len(rows)
         for row in sorted(rows, key=lambda m: m.key):
-            batch.deletions.append(row.key)
             batch.changes.append(
-                (row.key, row.entity_type, "deleted", None, row.fingerprint, [], None, row.payload)
+                ChangeRow(
+                    row.key,
+                    row.entity_type,
+                    row.parent_key,
+                    "deleted",
+                    None,
+                    row.fingerprint,
+                    [],
+                    None,
+                    row.payload,
+                )
             )
             if self.dry_run:
                 self._result.planned.append(PlannedChange("deleted", row.entity_type, row.key, []))

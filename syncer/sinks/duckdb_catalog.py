@@ -14,7 +14,7 @@ import duckdb
 import pyarrow as pa
 
 from syncer.errors import SinkError
-from syncer.steps import Change, Refusals, Sink, SinkContext, StepConfig
+from syncer.steps import Change, ChangeBatch, Refusals, Sink, SinkContext, StepConfig
 
 _TABLES = """
 CREATE SCHEMA IF NOT EXISTS "{schema}";
@@ -87,24 +87,11 @@ class DuckDBCatalogSink(Sink):
 
     def write(self, changes: Sequence[Change]) -> Refusals:
         assert self._con is not None, "open() first"
-        latest: dict[tuple[str, str], Change] = {}
-        for change in changes:  # the last change of a key in a batch is the one that counts
-            latest[(change.entity_type, change.key)] = change
-        batch = pa.table(
-            {
-                "workflow": [c.workflow for c in latest.values()],
-                "entity_type": [c.entity_type for c in latest.values()],
-                "fqn": [c.key for c in latest.values()],
-                "fingerprint": [c.fingerprint for c in latest.values()],
-                "payload": [c.payload_json for c in latest.values()],
-                "seq": pa.array([c.seq for c in latest.values()], pa.int64()),
-                "live": [c.kind != "deleted" for c in latest.values()],
-            }
-        )
+        table = changes.table if isinstance(changes, ChangeBatch) else _arrow(changes)
         if self._own:
             self._con.execute("BEGIN TRANSACTION")
         try:
-            self._apply(batch)
+            self._apply(table)
         except BaseException:
             if self._own:
                 self._con.execute("ROLLBACK")
@@ -118,10 +105,15 @@ class DuckDBCatalogSink(Sink):
         con, schema = self._con, self.config.schema_name
         con.register("catalog_batch", batch)
         try:
-            # Parse each payload once; every statement below reads the parsed document.
+            # The last change of a key in a batch is the one that counts; each payload is
+            # parsed once, and every statement below reads the parsed document.
             con.execute(
-                "CREATE OR REPLACE TEMP TABLE catalog_docs AS SELECT workflow, entity_type, fqn, "
-                "fingerprint, payload::JSON AS doc, seq, live FROM catalog_batch"
+                "CREATE OR REPLACE TEMP TABLE catalog_docs AS SELECT workflow, entity_type, "
+                "key AS fqn, fingerprint, payload_json::JSON AS doc, seq, "
+                "kind <> 'deleted' AS live "
+                "FROM catalog_batch "
+                "QUALIFY row_number() OVER (PARTITION BY workflow, entity_type, key "
+                "ORDER BY seq DESC) = 1"
             )
         finally:
             con.unregister("catalog_batch")
@@ -133,3 +125,17 @@ class DuckDBCatalogSink(Sink):
         if self._own and self._con is not None:
             self._con.close()
         self._con = None
+
+
+def _arrow(changes: Sequence[Change]) -> pa.Table:
+    return pa.table(
+        {
+            "seq": pa.array([c.seq for c in changes], pa.int64()),
+            "workflow": [c.workflow for c in changes],
+            "entity_type": [c.entity_type for c in changes],
+            "key": [c.key for c in changes],
+            "kind": [c.kind for c in changes],
+            "fingerprint": pa.array([c.fingerprint for c in changes], pa.string()),
+            "payload_json": [c.payload_json for c in changes],
+        }
+    )

@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from state.schema import MIGRATIONS, SCHEMA_VERSION, VIEWS
-from state.store import Batch, StateStore, Watermark
+from state.store import Batch, ChangeRow, StateStore, Watermark
 from syncer import __version__
 from syncer.errors import StateError, StateLockedError
 from syncer.steps import Counters
@@ -178,9 +178,10 @@ def test_a_read_only_store_reads_but_cannot_write(tmp_path: Path) -> None:
 def commit(store: StateStore, run_id: int, *changes: tuple[str, str]) -> list[int]:
     batch = Batch(run_id, "shop", "tables")
     for key, kind in changes:
-        batch.upserts.append((key, "table", "s.d.x", f"fp-{key}", f'{{"name": "{key}"}}'))
         batch.changes.append(
-            (key, "table", kind, f"fp-{key}", None, [], None, f'{{"name": "{key}"}}')
+            ChangeRow(
+                key, "table", "s.d.x", kind, f"fp-{key}", None, [], None, f'{{"name": "{key}"}}'
+            )
         )
     batch.counters = Counters(scanned=len(changes), created=len(changes))
     return store.commit(batch)
@@ -212,8 +213,9 @@ def test_a_failed_commit_leaves_nothing_behind(tmp_path: Path) -> None:
     try:
         run = store.start_run("shop", "incremental", "fp", 1)
         batch = Batch(run, "shop", "tables", watermark=Watermark("updated_at", "datetime", "x"))
-        batch.upserts.append(("a", "table", None, "fp", '{"name": "a"}'))
-        batch.changes.append(("a", "table", "created", "fp", None, [], None, "not json"))
+        batch.changes.append(
+            ChangeRow("a", "table", None, "created", "fp", None, [], None, "not json")
+        )
         with pytest.raises(duckdb.Error):
             store.commit(batch)
         assert store.connection.execute("SELECT count(*) FROM entities").fetchone() == (0,)
@@ -241,8 +243,7 @@ def test_reset_forgets_one_workflow_only(tmp_path: Path) -> None:
         commit(store, store.start_run("shop", "incremental", "fp", 1), ("a", "created"))
         other = store.start_run("other", "incremental", "fp", 1)
         batch = Batch(other, "other", "tables")
-        batch.upserts.append(("z", "table", None, "fp", "{}"))
-        batch.changes.append(("z", "table", "created", "fp", None, [], None, "{}"))
+        batch.changes.append(ChangeRow("z", "table", None, "created", "fp", None, [], None, "{}"))
         store.commit(batch)
         store.reset("shop")
         rows = store.connection.execute(
