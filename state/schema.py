@@ -53,7 +53,7 @@ CREATE TABLE entities (
     PRIMARY KEY (workflow, stream, key)
 );
 CREATE TABLE changes (
-    seq BIGINT PRIMARY KEY,
+    seq BIGINT NOT NULL,                -- unique: handed out by the single writer, in order
     run_id BIGINT NOT NULL,
     workflow VARCHAR NOT NULL,
     stream VARCHAR NOT NULL,

@@ -25,6 +25,11 @@ from syncer.steps import ChangeBatch, Counters
 
 MEMORY = ":memory:"
 _CHANGE_TYPES = {"changed_fields": pa.list_(pa.string())}
+# The columns of a `Change`, in its field order (payload_json follows).
+_CHANGE_COLUMNS = (
+    "seq, run_id, workflow, stream, key, entity_type, kind, fingerprint, old_fingerprint, "
+    "changed_fields"
+)
 _SETTINGS: dict[str, str | bool | int | float | list[str]] = {
     # DuckDB would cache up to 80% of RAM; a sync must stay small on an edge box. Beyond this
     # it spills to disk instead.
@@ -386,9 +391,9 @@ class StateStore:
 
     def pending(self, workflow: str, sink: str) -> ChangeBatch:
         return self._changes(
-            "seq IN (SELECT seq FROM pending_deliveries WHERE workflow = ? AND sink = ?) "
-            "ORDER BY seq",
-            [workflow, sink],
+            "workflow = ? AND seq IN (SELECT seq FROM pending_deliveries "
+            "WHERE workflow = ? AND sink = ?) ORDER BY seq",
+            [workflow, workflow, sink],
         )
 
     def record_delivery(
@@ -425,13 +430,30 @@ class StateStore:
             )
 
     def _changes(self, where: str, params: list[Any]) -> ChangeBatch:
-        table = self.connection.sql(
-            "SELECT seq, run_id, workflow, stream, key, entity_type, kind, fingerprint, "
-            "old_fingerprint, changed_fields, payload::VARCHAR AS payload_json "
-            f"FROM changes WHERE {where}",
-            params=params,
-        ).to_arrow_table()
-        return ChangeBatch(table)
+        seqs = [
+            row[0]
+            for row in self.connection.execute(
+                f"SELECT seq FROM changes WHERE {where}", params
+            ).fetchall()
+        ]
+        workflow = params[0]
+
+        def load() -> pa.Table:
+            return self.connection.sql(
+                f"SELECT {_CHANGE_COLUMNS}, payload::VARCHAR AS payload_json FROM changes "
+                "WHERE workflow = $workflow AND seq IN (SELECT unnest($seqs)) ORDER BY seq",
+                params={"workflow": workflow, "seqs": seqs},
+            ).to_arrow_table()
+
+        return ChangeBatch(seqs, load)
+
+    def stage_changes(self, name: str, seqs: list[int]) -> None:
+        """Copy change rows into a temp table `name` (payload as JSON), for a sink in this file."""
+        self.connection.execute(
+            f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {_CHANGE_COLUMNS}, "
+            "payload AS payload_json FROM changes WHERE seq IN (SELECT unnest(?)) ORDER BY seq",
+            [seqs],
+        )
 
     # --- maintenance ----------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ sink writes committed changes and reports which it refused.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Literal, overload
@@ -202,23 +202,27 @@ class Change:
 
 
 class ChangeBatch(Sequence[Change]):
-    """Changes read from the change log: a sequence of `Change`, backed by an Arrow table.
+    """Changes read from the change log: a sequence of `Change`, in seq order.
 
-    Sinks that can take Arrow (the DuckDB catalog) read `table` and never build Python objects;
-    the others iterate.
+    Only the seqs are read up front. The rows come as one Arrow table on first use: sinks that
+    take Arrow (the DuckDB catalog) read `table` and never build Python objects; the others
+    iterate. A sink inside the state file may skip both and select by `seqs` itself.
     """
 
-    def __init__(self, table: pa.Table) -> None:
-        self.table = table
+    def __init__(self, seqs: list[int], load: Callable[[], pa.Table]) -> None:
+        self.seqs = seqs
+        self._load = load
+        self._table: pa.Table | None = None
         self._changes: list[Change] | None = None
 
     @property
-    def seqs(self) -> list[int]:
-        seqs: list[int] = self.table.column("seq").to_pylist()
-        return seqs
+    def table(self) -> pa.Table:
+        if self._table is None:
+            self._table = self._load()
+        return self._table
 
     def __len__(self) -> int:
-        return int(self.table.num_rows)
+        return len(self.seqs)
 
     @overload
     def __getitem__(self, index: int) -> Change: ...

@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from state.store import StateStore
 from syncer.errors import SinkError
 from syncer.steps import Change, ChangeBatch, Refusals, Sink, SinkContext, StepConfig
 
@@ -20,8 +21,7 @@ _TABLES = """
 CREATE SCHEMA IF NOT EXISTS "{schema}";
 CREATE TABLE IF NOT EXISTS "{schema}".entities (
     workflow VARCHAR NOT NULL, entity_type VARCHAR NOT NULL, fqn VARCHAR NOT NULL,
-    name VARCHAR, fingerprint VARCHAR, payload JSON NOT NULL, seq BIGINT NOT NULL,
-    PRIMARY KEY (workflow, entity_type, fqn));
+    name VARCHAR, fingerprint VARCHAR, payload JSON NOT NULL, seq BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS "{schema}".columns (
     workflow VARCHAR NOT NULL, table_fqn VARCHAR NOT NULL, name VARCHAR NOT NULL,
     ordinal_position INTEGER, data_type VARCHAR, data_length INTEGER, "precision" INTEGER,
@@ -71,10 +71,11 @@ class DuckDBCatalogSink(Sink):
     def __init__(self, config: DuckDBCatalogConfig) -> None:
         super().__init__(config)
         self._con: duckdb.DuckDBPyConnection | None = None
-        self._own = False
+        self._state: StateStore | None = None  # set when the catalog lives in the state file
 
     def open(self, context: SinkContext) -> None:
         if self.config.path is None:
+            self._state = context.state
             self._con = context.state.connection
         else:
             try:
@@ -82,49 +83,50 @@ class DuckDBCatalogSink(Sink):
                 self._con = duckdb.connect(str(self.config.path))
             except (OSError, duckdb.Error) as exc:
                 raise SinkError(f"duckdb sink: cannot open {self.config.path} ({exc})") from None
-            self._own = True
         self._con.execute(_TABLES.format(schema=self.config.schema_name))
 
     def write(self, changes: Sequence[Change]) -> Refusals:
-        assert self._con is not None, "open() first"
-        table = changes.table if isinstance(changes, ChangeBatch) else _arrow(changes)
-        if self._own:
-            self._con.execute("BEGIN TRANSACTION")
+        con = self._con
+        assert con is not None, "open() first"
+        if self._state is not None:
+            # Inside the state file the changes are already here, and the delivery's own
+            # transaction makes this write and the sink's offset one commit.
+            seqs = changes.seqs if isinstance(changes, ChangeBatch) else [c.seq for c in changes]
+            self._state.stage_changes("catalog_batch", seqs)
+            self._apply(con)
+            return {}
+        con.register(
+            "catalog_batch", changes.table if isinstance(changes, ChangeBatch) else _arrow(changes)
+        )
+        con.execute("BEGIN TRANSACTION")
         try:
-            self._apply(table)
+            self._apply(con)
         except BaseException:
-            if self._own:
-                self._con.execute("ROLLBACK")
+            con.execute("ROLLBACK")
             raise
-        if self._own:
-            self._con.execute("COMMIT")
-        return {}
-
-    def _apply(self, batch: pa.Table) -> None:
-        assert self._con is not None
-        con, schema = self._con, self.config.schema_name
-        con.register("catalog_batch", batch)
-        try:
-            # The last change of a key in a batch is the one that counts; each payload is
-            # parsed once, and every statement below reads the parsed document.
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE catalog_docs AS SELECT workflow, entity_type, "
-                "key AS fqn, fingerprint, payload_json::JSON AS doc, seq, "
-                "kind <> 'deleted' AS live "
-                "FROM catalog_batch "
-                "QUALIFY row_number() OVER (PARTITION BY workflow, entity_type, key "
-                "ORDER BY seq DESC) = 1"
-            )
         finally:
             con.unregister("catalog_batch")
+        con.execute("COMMIT")
+        return {}
+
+    def _apply(self, con: duckdb.DuckDBPyConnection) -> None:
+        # The last change of a key in a batch is the one that counts; each payload is parsed
+        # once, and every statement after this one reads the parsed document.
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE catalog_docs AS SELECT workflow, entity_type, "
+            "key AS fqn, fingerprint, payload_json::JSON AS doc, seq, kind <> 'deleted' AS live "
+            "FROM catalog_batch QUALIFY row_number() OVER "
+            "(PARTITION BY workflow, entity_type, key ORDER BY seq DESC) = 1"
+        )
         for statement in _APPLY:
-            con.execute(statement.replace("{schema}", schema))
+            con.execute(statement.replace("{schema}", self.config.schema_name))
         con.execute("DROP TABLE catalog_docs")
 
     def close(self) -> None:
-        if self._own and self._con is not None:
+        if self._state is None and self._con is not None:
             self._con.close()
         self._con = None
+        self._state = None
 
 
 def _arrow(changes: Sequence[Change]) -> pa.Table:
