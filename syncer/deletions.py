@@ -25,11 +25,12 @@ def decide(missing: list[Missing], live: int, gone: set[str], fail_safe_percent:
     independent = [m for m in missing if not m.depends_on() & gone]
     if not independent:
         return Verdict(cascaded)
-    share = 100.0 * len(independent) / max(live - len(cascaded), 1)
+    base = max(live - len(cascaded), 1)  # what remains once the cascade is done
+    share = 100.0 * len(independent) / base
     if share > fail_safe_percent:
         return Verdict(
             cascaded,
-            f"would delete {len(independent)} of {live} ({share:.0f}%), more than the "
+            f"would delete {len(independent)} of {base} ({share:.0f}%), more than the "
             f"fail-safe {fail_safe_percent:g}%",
         )
     return Verdict(cascaded + independent)

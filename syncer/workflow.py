@@ -10,31 +10,20 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Literal
 
-import orjson
 import structlog
 
-from state.store import Batch, ChangeRow, Known, Missing, StateStore, Watermark
+from state.store import Batch, ChangeRow, Missing, StateStore, Watermark
 from syncer import cursor as cursors
-from syncer import deletions, topology
+from syncer import deletions, differ, topology
 from syncer.config import LoadedConfig
 from syncer.delivery import DeliveryReport, deliver
-from syncer.describe import describe
+from syncer.differ import Row
 from syncer.errors import SourceError
-from syncer.fingerprint import encode, snapshot
 from syncer.models import ENTITY_TYPES, Entity
 from syncer.secrets import redact
-from syncer.steps import (
-    ChangeKind,
-    Counters,
-    CursorValue,
-    Either,
-    FieldChange,
-    Filtered,
-    RecordError,
-    Stream,
-)
+from syncer.steps import ChangeKind, Counters, CursorValue, Either, Filtered, RecordError, Stream
 
 log = structlog.get_logger("syncer.workflow")
 
@@ -62,24 +51,12 @@ class RunResult:
     error: str | None = None
 
 
-class _Row(NamedTuple):
-    """An entity reduced to what diffing and committing need; the model itself is let go."""
-
-    key: str
-    entity_type: str
-    parent_key: str | None
-    fingerprint: str
-    payload: str  # canonical JSON
-    cursor: CursorValue | None
-    append_only: bool
-
-
 @dataclass
 class _StreamState:
     stream: Stream
     counters: Counters = field(default_factory=Counters)
     unflushed: Counters = field(default_factory=Counters)  # counted but not yet committed
-    rows: list[_Row] = field(default_factory=list)  # the batch being built
+    rows: list[Row] = field(default_factory=list)  # the batch being built
     spool: list[Entity] = field(default_factory=list)  # a derived stream's entities
     filtered_keys: list[str] = field(default_factory=list)
     high: CursorValue | None = None  # highest cursor value read so far
@@ -199,7 +176,7 @@ class Workflow:
                 continue
             for related in self.config.source.relationships(entity):
                 self._route(related, derived, state)
-            state.rows.append(_snapshot(entity, state.stream))
+            state.rows.append(differ.row_of(entity, state.stream))
             if len(state.rows) + len(state.filtered_keys) >= batch_size:
                 self._flush(state, final=False)
             if self.progress is not None and state.unflushed.scanned % 1000 == 0:
@@ -248,7 +225,7 @@ class Workflow:
         batch.counters.unchanged += len(rows) - len(changed)
         for i, known in sorted(changed.items()):
             row = rows[i]
-            kind, fields, description = _classify(row, known)
+            kind, fields, description = differ.classify(row, known)
             if kind is None:
                 batch.counters.unchanged += 1
                 continue
@@ -278,7 +255,7 @@ class Workflow:
         state.rows = []
         state.filtered_keys = []
 
-    def _advance(self, state: _StreamState, rows: list[_Row], final: bool) -> Watermark | None:
+    def _advance(self, state: _StreamState, rows: list[Row], final: bool) -> Watermark | None:
         cursor = state.stream.cursor
         if cursor is None:
             return None
@@ -380,41 +357,3 @@ class Workflow:
     def _warn(self, message: str) -> None:
         self._result.warnings.append(message)
         log.warning(message)
-
-
-def _snapshot(entity: Entity, stream: Stream) -> _Row:
-    payload, fingerprint = snapshot(entity)
-    cursor = getattr(entity, stream.cursor.field, None) if stream.cursor else None
-    return _Row(
-        entity.key,
-        entity.entity_type,
-        entity.parent_fqn,
-        fingerprint,
-        payload,
-        cursor,
-        entity.append_only,
-    )
-
-
-def _classify(row: _Row, known: Known) -> tuple[ChangeKind | None, list[str], str | None]:
-    """The change a row makes to the state: kind (None if none), changed fields, description."""
-    if known.fingerprint is None:
-        return "created", [], None
-    if known.deleted:
-        kind: ChangeKind = "restored"
-    elif known.fingerprint == row.fingerprint or row.append_only:
-        return None, [], None
-    else:
-        kind = "updated"
-    old = orjson.loads(known.payload) if known.payload else {}
-    change = describe(old, orjson.loads(row.payload))
-    description = {
-        "fieldsAdded": [_field(f) for f in change.fields_added],
-        "fieldsUpdated": [_field(f) for f in change.fields_updated],
-        "fieldsDeleted": [_field(f) for f in change.fields_deleted],
-    }
-    return kind, change.names, encode(description)
-
-
-def _field(change: FieldChange) -> dict[str, Any]:
-    return {"name": change.name, "oldValue": change.old_value, "newValue": change.new_value}
