@@ -130,7 +130,13 @@ class StateStore:
                     f"no state file at {where}: run `syncer run CONFIG` first, or pass --state"
                 )
             if not read_only:
-                Path(where).parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    Path(where).parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise StateError(
+                        f"{where}: cannot create its folder ({exc.strerror}); "
+                        "point --state or state.path somewhere writable"
+                    ) from None
         try:
             connection = duckdb.connect(where, read_only=read_only, config=_SETTINGS)
         except duckdb.IOException as exc:

@@ -8,14 +8,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
 from syncer import __version__
-from tests.support.workspace import DOUBLES, SYNCER, Workspace, catalog
+from tests.support.workspace import DOUBLES, Workspace, catalog, unreadable
 
 pytestmark = pytest.mark.slow  # every test runs `syncer` in a subprocess
 
@@ -136,9 +135,7 @@ def test_an_unknown_command_exits_2(workspace: Workspace) -> None:
 def test_a_run_whose_source_cannot_be_read_exits_1_and_is_recorded_as_failed(
     workspace: Workspace,
 ) -> None:
-    workspace.write_config(
-        source={"type": f"{DOUBLES}:FailingSource", "config": {"reason": "host is down"}}
-    )
+    workspace.write_source(unreadable("cannot read tables: host is down"))
 
     done = workspace.syncer("run", workspace.config)
 
@@ -224,21 +221,9 @@ def test_read_commands_use_the_state_file_given_by_state_or_config(
     synced: Workspace, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     elsewhere = tmp_path_factory.mktemp("elsewhere")
-    by_state = subprocess.run(
-        [str(SYNCER), "history", "--state", str(synced.state), "--format", "csv"],
-        cwd=elsewhere,
-        env=synced.env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    by_config = subprocess.run(
-        [str(SYNCER), "history", "--config", str(synced.config), "--format", "csv"],
-        cwd=elsewhere,
-        env=synced.env,
-        capture_output=True,
-        text=True,
-        check=False,
+    by_state = synced.syncer("history", "--state", synced.state, "--format", "csv", cwd=elsewhere)
+    by_config = synced.syncer(
+        "history", "--config", synced.config, "--format", "csv", cwd=elsewhere
     )
     by_default = synced.syncer("history")
 
@@ -390,14 +375,7 @@ def test_state_reset_forgets_a_workflow_so_its_next_run_starts_from_nothing(
 
 
 def test_state_reset_without_yes_asks_and_a_no_keeps_everything(synced: Workspace) -> None:
-    done = subprocess.run(
-        [str(SYNCER), "state", "reset", "shop", "--state", str(synced.state)],
-        input="n\n",
-        env=synced.env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = synced.syncer("state", "reset", "shop", "--state", synced.state, input="n\n")
 
     assert done.returncode == 1
     assert "Forget every run, entity and change of 'shop'" in done.stdout
@@ -436,12 +414,9 @@ def test_log_format_json_writes_one_json_object_per_stderr_line(workspace: Works
 
 
 def _with_secret(workspace: Workspace) -> dict[str, str]:
-    workspace.write_config(
-        source={
-            "type": f"{DOUBLES}:TokenFileSource",
-            "config": {"path": str(workspace.source), "token": "${env:SYNCER_TEST_TOKEN}"},
-        }
-    )
+    """Source password `${env:SYNCER_TEST_TOKEN}`; returns an env that sets it to SECRET."""
+    workspace.source_config = {"password": "${env:SYNCER_TEST_TOKEN}"}
+    workspace.write_config()
     return {**workspace.env, "SYNCER_TEST_TOKEN": SECRET}
 
 
@@ -455,6 +430,12 @@ def test_a_secret_from_the_environment_never_reaches_output_logs_state_or_sinks(
     workspace: Workspace,
 ) -> None:
     env = _with_secret(workspace)
+    # a careless source: one bad record's error quotes the password
+    document = catalog(5)
+    document["streams"][3]["records"].append(
+        {"name": "audit_log", "error": "request with token {password} was refused"}
+    )
+    workspace.write_source(document)
 
     run = workspace.syncer(
         "--log-format", "json", "--log-level", "debug", "run", workspace.config, env=env
@@ -476,13 +457,8 @@ def test_a_secret_from_the_environment_never_reaches_output_logs_state_or_sinks(
 def test_a_secret_in_a_source_error_is_masked_on_screen_and_in_the_state(
     workspace: Workspace,
 ) -> None:
-    workspace.write_config(
-        source={
-            "type": f"{DOUBLES}:FailingSource",
-            "config": {"reason": "login with ${env:SYNCER_TEST_TOKEN} refused"},
-        }
-    )
-    env = {**workspace.env, "SYNCER_TEST_TOKEN": SECRET}
+    env = _with_secret(workspace)
+    workspace.write_source(unreadable("cannot read tables: login with {password} refused"))
 
     done = workspace.syncer("--log-format", "json", "run", workspace.config, env=env)
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import orjson
 
 from state.store import StateStore
@@ -20,6 +19,7 @@ from syncer.config import LoadedConfig, WorkflowConfig
 from syncer.steps import Processor, Sink
 from syncer.workflow import RunResult, Workflow
 from tests.support.sources import FileSource, FileSourceConfig
+from tests.support.workspace import query_state
 
 SERVICE = "svc"
 DATABASE = "svc.db"
@@ -129,11 +129,7 @@ class Engine:
             store.close()
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        con = duckdb.connect(str(self.state_path), read_only=True)
-        try:
-            return con.execute(sql, list(params)).fetchall()
-        finally:
-            con.close()
+        return query_state(self.state_path, sql, params)
 
     def changes(self, run_id: int | None = None) -> list[tuple[str, str]]:
         """(kind, fqn) of the change log, of one run or of all, in order."""

@@ -1,4 +1,4 @@
-"""Sources and sinks that misbehave on purpose, for the command-line tests.
+"""Sinks that misbehave on purpose, for the command-line tests.
 
 Named in a workflow YAML as `tests.support.step_doubles:Name`, like any custom step.
 """
@@ -7,56 +7,10 @@ from __future__ import annotations
 
 import fnmatch
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-from syncer.errors import SourceError
-from syncer.steps import (
-    Change,
-    CursorValue,
-    Either,
-    RecordError,
-    Refusals,
-    Sink,
-    SinkContext,
-    Source,
-    StepConfig,
-    Stream,
-)
-from tests.support.sources import FileSource, FileSourceConfig
-
-
-class FailingSourceConfig(StepConfig):
-    reason: str = "connection refused"
-
-
-class FailingSource(Source):
-    """A system that cannot be read at all: every read raises SourceError with `reason`."""
-
-    config_model = FailingSourceConfig
-    config: FailingSourceConfig
-
-    def streams(self) -> list[Stream]:
-        return [Stream(name="tables", entity_type="table")]
-
-    def read(self, stream: Stream, since: CursorValue | None) -> Iterator[Either]:
-        raise SourceError(f"cannot read {stream.name}: {self.config.reason}")
-
-
-class TokenFileSourceConfig(FileSourceConfig):
-    token: str
-
-
-class TokenFileSource(FileSource):
-    """FileSource behind a token, written carelessly: one record error quotes the token."""
-
-    config_model = TokenFileSourceConfig
-    config: TokenFileSourceConfig
-
-    def read(self, stream: Stream, since: CursorValue | None) -> Iterator[Either]:
-        yield from super().read(stream, since)
-        if stream.entity_type == "table":
-            yield RecordError("audit_log", f"request with token {self.config.token} was refused")
+from syncer.steps import Change, Refusals, Sink, SinkContext, StepConfig
 
 
 class GateSinkConfig(StepConfig):

@@ -68,6 +68,14 @@ def catalog(tables: int, *, schemas: int = 4, columns: int = 3, note: str = "") 
     }
 
 
+def unreadable(message: str) -> dict[str, Any]:
+    """A FileSource document whose one stream, `tables`, fails outright with `message`.
+
+    `{password}` in `message` becomes the source's configured password.
+    """
+    return {"streams": [_stream("tables", "table", [{"raise": message}])]}
+
+
 def _stream(name: str, entity_type: str, records: list[dict[str, Any]]) -> dict[str, Any]:
     return {"name": name, "entity_type": entity_type, "records": records}
 
@@ -82,6 +90,12 @@ def _table(i: int, schema_fqn: str, columns: int, note: str) -> dict[str, Any]:
             for j in range(columns)
         ],
     }
+
+
+def query_state(path: Path, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Rows of a read-only query on the state file at `path`, as a user auditing it would see."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(sql, list(params)).fetchall()
 
 
 # --- the workspace ----------------------------------------------------------------------------
@@ -134,13 +148,19 @@ class Workspace:
     # --- running syncer -----------------------------------------------------------------------
 
     def syncer(
-        self, *args: str | Path, timeout: float = 120, env: dict[str, str] | None = None
+        self,
+        *args: str | Path,
+        timeout: float = 120,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        input: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """Run `syncer ARGS` in the workspace; never raises on a non-zero exit."""
+        """Run `syncer ARGS` in the workspace (or in `cwd`); never raises on a non-zero exit."""
         return subprocess.run(
             [str(SYNCER), *map(str, args)],
-            cwd=self.root,
+            cwd=cwd or self.root,
             env=env or self.env,
+            input=input,
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -196,8 +216,7 @@ class Workspace:
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows of a read-only query on the state file."""
-        with duckdb.connect(str(self.state), read_only=True) as con:
-            return con.execute(sql, list(params)).fetchall()
+        return query_state(self.state, sql, params)
 
     def outcome(self) -> dict[str, Any]:
         """What a run leaves behind, free of run ids and timestamps, for comparing two runs."""
