@@ -107,6 +107,15 @@ SELECT workflow,
        payload->'$.columnsLineage' AS columns_lineage
 FROM current_entities WHERE entity_type = 'lineage';
 
+CREATE VIEW sink_backlog AS
+SELECT d.workflow, d.sink, d."offset",
+       (SELECT count(*) FROM changes c
+        WHERE c.workflow = d.workflow AND c.seq > d."offset") AS backlog,
+       (SELECT count(*) FROM pending_deliveries p
+        WHERE p.workflow = d.workflow AND p.sink = d.sink) AS refused,
+       d.updated_at
+FROM deliveries d;
+
 CREATE VIEW pending_changes AS
 SELECT p.workflow, p.sink, p.seq, c.run_id, c.key AS fqn, c.entity_type, c.kind, p.attempts,
        p.last_error, p.first_failed_at, p.last_failed_at
@@ -130,4 +139,5 @@ VIEWS = {
     "change_log": "every change ever committed, in order, with the fields that changed",
     "lineage_edges": "current lineage edges: from_fqn, to_fqn, source",
     "pending_changes": "changes a sink refused, waiting to be retried",
+    "sink_backlog": "per sink: its offset, changes not yet offered to it, changes it refused",
 }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -158,10 +158,12 @@ class StateStore:
         self.connection.execute("BEGIN TRANSACTION")
         try:
             yield
+            self.connection.execute("COMMIT")
         except BaseException:
-            self.connection.execute("ROLLBACK")
+            # Also when COMMIT itself failed or was interrupted: leave no transaction open.
+            with suppress(duckdb.Error):
+                self.connection.execute("ROLLBACK")
             raise
-        self.connection.execute("COMMIT")
 
     # --- runs -----------------------------------------------------------------------------
 
@@ -236,8 +238,7 @@ class StateStore:
         batch = pa.table(
             {"i": pa.array(range(len(keys)), pa.int64()), "key": keys, "fp": fingerprints}
         )
-        self.connection.register("batch", batch)
-        try:
+        with scanning(self.connection, "batch", batch):
             rows = self.connection.execute(
                 "WITH differing AS (SELECT b.i, e.fingerprint, e.deleted_run, e.last_seq "
                 "FROM batch b LEFT JOIN entities e "
@@ -247,8 +248,6 @@ class StateStore:
                 "FROM differing d LEFT JOIN changes c ON c.seq = d.last_seq",
                 [workflow, stream],
             ).fetchall()
-        finally:
-            self.connection.unregister("batch")
         return {
             i: Known(fp, bool(deleted) and fp is not None, payload)
             for i, fp, deleted, payload in rows
@@ -260,19 +259,20 @@ class StateStore:
 
     def mark_seen(self, stream: str, keys: Sequence[str]) -> None:
         seen = pa.table({"stream": pa.array([stream] * len(keys), pa.string()), "key": keys})
-        self.connection.register("seen_batch", seen)
-        self.connection.execute("INSERT INTO seen SELECT stream, key FROM seen_batch")
-        self.connection.unregister("seen_batch")
+        with scanning(self.connection, "seen_batch", seen):
+            self.connection.execute("INSERT INTO seen SELECT stream, key FROM seen_batch")
 
-    def unseen(self, workflow: str, stream: str) -> tuple[int, list[Missing]]:
-        """How many live entities a stream has, and those of them this run did not read."""
-        live = _one(
-            self.connection.execute(
-                "SELECT count(*) FROM entities WHERE workflow = ? AND stream = ? "
-                "AND deleted_run IS NULL",
-                [workflow, stream],
-            )
-        )
+    def live_counts(self, workflow: str) -> dict[str, int]:
+        """How many live entities each stream of a workflow holds."""
+        rows = self.connection.execute(
+            "SELECT stream, count(*) FROM entities WHERE workflow = ? AND deleted_run IS NULL "
+            "GROUP BY stream",
+            [workflow],
+        ).fetchall()
+        return {stream: int(count) for stream, count in rows}
+
+    def unseen(self, workflow: str, stream: str) -> list[Missing]:
+        """The live entities of a stream that this run did not read."""
         rows = self.connection.execute(
             "WITH missing AS (SELECT key, entity_type, parent_key, fingerprint, last_seq "
             "FROM entities e WHERE e.workflow = ? AND e.stream = ? AND e.deleted_run IS NULL "
@@ -281,7 +281,7 @@ class StateStore:
             "FROM missing m JOIN changes c ON c.seq = m.last_seq ORDER BY m.key",
             [workflow, stream],
         ).fetchall()
-        return int(live), [Missing(*row) for row in rows]
+        return [Missing(*row) for row in rows]
 
     def commit(self, batch: Batch) -> list[int]:
         """Write a batch's entities, change rows, watermark and counters atomically; the seqs."""
@@ -303,11 +303,8 @@ class StateStore:
                     },
                 }
             )
-            con.register("new_changes", changes)
-            try:
+            with scanning(con, "new_changes", changes):
                 self._write_changes(batch)
-            finally:
-                con.unregister("new_changes")
         if batch.watermark is not None:
             wm = batch.watermark
             con.execute(
@@ -420,13 +417,13 @@ class StateStore:
             [workflow, sink, offset, now],
         )
         if delivered:
-            con.register("acked", pa.table({"seq": pa.array(list(delivered), pa.int64())}))
-            con.execute(
-                "DELETE FROM pending_deliveries WHERE workflow = ? AND sink = ? "
-                "AND seq IN (SELECT seq FROM acked)",
-                [workflow, sink],
-            )
-            con.unregister("acked")
+            acked = pa.table({"seq": pa.array(list(delivered), pa.int64())})
+            with scanning(con, "acked", acked):
+                con.execute(
+                    "DELETE FROM pending_deliveries WHERE workflow = ? AND sink = ? "
+                    "AND seq IN (SELECT seq FROM acked)",
+                    [workflow, sink],
+                )
         for seq, reason in refused.items():
             con.execute(
                 "INSERT INTO pending_deliveries VALUES (?, ?, ?, 1, ?, ?, ?) "
@@ -463,8 +460,13 @@ class StateStore:
 
     # --- maintenance ----------------------------------------------------------------------
 
+    def workflows(self) -> list[str]:
+        rows = self.connection.execute("SELECT DISTINCT workflow FROM runs ORDER BY 1").fetchall()
+        return [r[0] for r in rows]
+
     def reset(self, workflow: str) -> None:
-        """Forget a workflow: its entities, changes, watermarks, deliveries and runs."""
+        """Forget a workflow: its entities, changes, watermarks, deliveries and runs, and its
+        rows in any catalog written into this file."""
         with self.transaction():
             # Seqs and run ids are never reused: sinks skip a seq they have already written.
             self.connection.execute(
@@ -482,6 +484,21 @@ class StateStore:
                 [workflow],
             )
             self.connection.execute("DELETE FROM runs WHERE workflow = ?", [workflow])
+            for schema, table in self.connection.execute(
+                "SELECT table_schema, table_name FROM information_schema.columns "
+                "WHERE table_schema NOT IN ('main', 'information_schema', 'pg_catalog') "
+                "AND table_catalog = current_database() AND column_name = 'workflow'"
+            ).fetchall():
+                self.connection.execute(
+                    f'DELETE FROM "{schema}"."{table}" WHERE workflow = ?', [workflow]
+                )
+
+    def ensure_sink(self, workflow: str, sink: str) -> None:
+        """Give a sink its offset row before its first delivery, so its backlog shows."""
+        self.connection.execute(
+            "INSERT INTO deliveries VALUES (?, ?, 0, ?) ON CONFLICT DO NOTHING",
+            [workflow, sink, _now()],
+        )
 
 
 def _migrate(connection: duckdb.DuckDBPyConnection, where: str, read_only: bool) -> None:
@@ -499,7 +516,7 @@ def _migrate(connection: duckdb.DuckDBPyConnection, where: str, read_only: bool)
             )
         )
         version, written_by = (int(row[0]), row[1]) if row else (0, None)
-    elif tables:
+    elif tables or read_only:
         raise StateError(
             f"{where} is a DuckDB file but not a syncer state file; point --state at another path"
         )
@@ -530,6 +547,26 @@ def _migrate(connection: duckdb.DuckDBPyConnection, where: str, read_only: bool)
         connection.execute("ROLLBACK")
         raise
     connection.execute("COMMIT")
+
+
+@contextmanager
+def scanning(connection: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> Iterator[None]:
+    """`table` visible to SQL as `name` for the block. DuckDB refuses to unregister inside an
+    aborted transaction; that refusal must not hide the error that aborted it."""
+    connection.register(name, table)
+    try:
+        yield
+    finally:
+        with suppress(duckdb.Error):
+            connection.unregister(name)
+
+
+def interrupted(exc: BaseException) -> bool:
+    """Whether `exc` is Ctrl-C: DuckDB catches SIGINT during a query and raises its own error
+    (an InterruptException, or a RuntimeError from its Arrow path) instead of KeyboardInterrupt."""
+    return isinstance(exc, KeyboardInterrupt | duckdb.InterruptException) or (
+        isinstance(exc, RuntimeError) and str(exc) == "Query interrupted"
+    )
 
 
 def _open_error(where: str, exc: duckdb.IOException) -> StateError:

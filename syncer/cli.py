@@ -24,7 +24,7 @@ from state.store import StateStore
 from syncer import __version__, plugins
 from syncer import config as configs
 from syncer import logging as logs
-from syncer.errors import ConfigError, SyncerError
+from syncer.errors import ConfigError, StateError, SyncerError
 from syncer.secrets import redact
 from syncer.workflow import RunResult, Workflow
 
@@ -52,6 +52,14 @@ _format_option = click.option(
     type=click.Choice(["table", "csv", "json"]),
     default="table",
     show_default=True,
+)
+
+
+_fail_safe_option = click.option(
+    "--fail-safe-percent",
+    "fail_safe",
+    type=click.FloatRange(0, 100),
+    help="Override deletions.fail_safe_percent for this run only.",
 )
 
 
@@ -88,28 +96,37 @@ def cli(log_format: logs.LogFormat, log_level: str) -> None:
 @cli.command()
 @click.argument("config_path", type=click.Path(path_type=Path))
 @click.option("--full-refresh", is_flag=True, help="Ignore watermarks and read everything.")
+@_fail_safe_option
 @_state_option
-def run(config_path: Path, full_refresh: bool, state_path: Path | None) -> None:
+def run(
+    config_path: Path, full_refresh: bool, fail_safe: float | None, state_path: Path | None
+) -> None:
     """Sync CONFIG: extract, diff, commit, deliver to every sink."""
-    loaded = configs.load(config_path, state_override=state_path)
+    loaded = _load(config_path, state_path, fail_safe)
     store = StateStore.open(loaded.state_path)
     try:
         with _progress() as progress:
             result = Workflow(loaded, store, full_refresh=full_refresh, progress=progress).run()
+    except KeyboardInterrupt:
+        _err.print("interrupted: committed batches are kept; the next run carries on from them")
+        sys.exit(130)
     finally:
         store.close()
     _print_result(result, loaded.spec.workflow)
-    if result.status == "failed":
+    if result.status == "failed" or any(r.error for r in result.deliveries):
         sys.exit(1)
 
 
 @cli.command()
 @click.argument("config_path", type=click.Path(path_type=Path))
 @click.option("--full-refresh", is_flag=True, help="Plan as if watermarks were reset.")
+@_fail_safe_option
 @_state_option
-def plan(config_path: Path, full_refresh: bool, state_path: Path | None) -> None:
+def plan(
+    config_path: Path, full_refresh: bool, fail_safe: float | None, state_path: Path | None
+) -> None:
     """Show what a run of CONFIG would create, update and delete; writes nothing."""
-    loaded = configs.load(config_path, state_override=state_path)
+    loaded = _load(config_path, state_path, fail_safe)
     path = loaded.state_path
     store = StateStore.open(path if path.exists() else ":memory:", read_only=path.exists())
     try:
@@ -144,7 +161,7 @@ def test_connection(config_path: Path) -> None:
 @_state_option
 @_config_option
 @click.option("--workflow", help="Only this workflow.")
-@click.option("--limit", type=int, default=20, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @_format_option
 def history(
     state_path: Path | None,
@@ -171,7 +188,7 @@ def history(
 @click.option("--run", "run_id", type=int, help="Only changes of this run.")
 @click.option("--fqn", "pattern", help="Only entities whose FQN matches this glob (* and ?).")
 @click.option("--pending", is_flag=True, help="Only changes a sink refused, awaiting retry.")
-@click.option("--limit", type=int, default=100, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
 @_format_option
 def changes(
     state_path: Path | None,
@@ -205,6 +222,8 @@ def changes(
         )
     with _reader(state_path, config_path) as store:
         _query(store, sql, [*params, limit], fmt)
+        if pending and fmt == "table":
+            _print_backlog(store, workflow)
 
 
 @cli.command()
@@ -214,7 +233,17 @@ def changes(
 @_format_option
 def sql(query: str, state_path: Path | None, config_path: Path | None, fmt: OutputFormat) -> None:
     """Run a read-only SQL QUERY against the state (views: run_summary, change_log, ...)."""
+    import duckdb
+
+    try:
+        statements = duckdb.extract_statements(query)
+    except duckdb.Error as exc:
+        raise ConfigError(f"query failed: {str(exc).splitlines()[0]}") from None
+    if len(statements) != 1:
+        raise ConfigError("syncer sql runs one statement at a time; split the query")
     with _reader(state_path, config_path) as store:
+        # Read-only covers the database; this also keeps a query from reading or writing files.
+        store.connection.execute("SET enable_external_access = false")
         _query(store, query, [], fmt)
 
 
@@ -250,33 +279,36 @@ def state_show(state_path: Path | None, config_path: Path | None) -> None:
             [],
             "table",
         )
-        _query(
-            store,
-            'SELECT d.workflow, d.sink, d."offset", '
-            "(SELECT max(seq) FROM changes c WHERE c.workflow = d.workflow) AS last_seq, "
-            "(SELECT count(*) FROM pending_deliveries p WHERE p.workflow = d.workflow "
-            "AND p.sink = d.sink) AS pending FROM deliveries d ORDER BY ALL",
-            [],
-            "table",
-        )
+        _query(store, "SELECT * FROM sink_backlog ORDER BY ALL", [], "table")
         for name, about in VIEWS.items():
             _out.print(f"view {name}: {about}", markup=False)
 
 
 @state.command("reset")
-@click.argument("workflow")
+@click.argument("workflow", required=False)
 @_state_option
 @_config_option
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def state_reset(
-    workflow: str, state_path: Path | None, config_path: Path | None, yes: bool
+    workflow: str | None, state_path: Path | None, config_path: Path | None, yes: bool
 ) -> None:
-    """Forget WORKFLOW's history: its next run starts from nothing."""
+    """Forget WORKFLOW's history (default: --config's workflow); its next run starts afresh."""
+    workflow = workflow or _config_workflow(config_path)
+    if workflow is None:
+        raise ConfigError("name the workflow to reset, or pass --config CONFIG")
     path = _state_path(state_path, config_path)
-    if not yes:
-        click.confirm(f"Forget every run, entity and change of {workflow!r} in {path}?", abort=True)
+    if not path.exists():
+        raise StateError(f"no state file at {path}: nothing to reset")
     store = StateStore.open(path)
     try:
+        known = store.workflows()
+        if workflow not in known:
+            names = ", ".join(known) or "none"
+            raise ConfigError(f"{path} has no workflow {workflow!r} (it has: {names})")
+        if not yes:
+            click.confirm(
+                f"Forget every run, entity and change of {workflow!r} in {path}?", abort=True
+            )
         store.reset(workflow)
     finally:
         store.close()
@@ -296,6 +328,15 @@ def main() -> None:
 
 
 # --- helpers ------------------------------------------------------------------------------------
+
+
+def _load(
+    config_path: Path, state_path: Path | None, fail_safe: float | None
+) -> configs.LoadedConfig:
+    loaded = configs.load(config_path, state_override=state_path)
+    if fail_safe is not None:
+        loaded.spec.deletions.fail_safe_percent = fail_safe
+    return loaded
 
 
 def _config_workflow(config_path: Path | None) -> str | None:
@@ -352,13 +393,36 @@ def _emit(columns: list[str], rows: list[tuple[Any, ...]], fmt: OutputFormat) ->
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(columns)
-        writer.writerows(rows)
+        writer.writerows([[_cell(v) for v in row] for row in rows])
         sys.stdout.write(buffer.getvalue())
     else:
         table = RichTable(*columns, show_lines=False)
         for row in rows:
-            table.add_row(*("" if v is None else str(v) for v in row))
+            table.add_row(*(_cell(v) for v in row))
         _out.print(table)
+
+
+def _print_backlog(store: StateStore, workflow: str | None) -> None:
+    """Changes a sink never got to see because it was down: they are pending too."""
+    rows = store.connection.execute(
+        "SELECT workflow, sink, backlog FROM sink_backlog WHERE backlog > 0 "
+        "AND (? IS NULL OR workflow = ?) ORDER BY ALL",
+        [workflow, workflow],
+    ).fetchall()
+    for flow, sink, backlog in rows:
+        _out.print(
+            f"{flow}: sink {sink} has {backlog} changes not yet delivered; the next run sends them",
+            markup=False,
+        )
+
+
+def _cell(value: Any) -> str:
+    """A value as text: lists and structs as JSON, not as Python's repr."""
+    if value is None:
+        return ""
+    if isinstance(value, list | dict | tuple):
+        return orjson.dumps(value, default=str).decode()
+    return str(value)
 
 
 @contextmanager
@@ -397,7 +461,7 @@ def _print_result(result: RunResult, workflow: str, planned: bool = False) -> No
         if report.error:
             line += f"; FAILED: {report.error}; {report.backlog} changes wait for the next run"
         _out.print(line, markup=False)
-    for warning in result.warnings:
-        _err.print(f"warning: {warning}", markup=False)
-    if result.error:
+    # Warnings were logged as they happened; a failed run still ends on one plain error line,
+    # like every other command that fails.
+    if result.status == "failed" and result.error:
         _err.print(f"error: {result.error}", markup=False)

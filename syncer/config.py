@@ -113,10 +113,25 @@ def load(path: Path, *, state_override: Path | None = None) -> LoadedConfig:
         (s.name or s.type, _build(path, "sinks", s, f"sinks.{i}", Sink))
         for i, s in enumerate(resolved.sinks)
     ]
-    names = [name for name, _ in sinks]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"{path}: sinks: two sinks share a name; give each a distinct `name`")
+    _check_sinks(path, sinks, resolved.state.path)
     return LoadedConfig(path, resolved, fingerprint, source, processors, sinks)
+
+
+def _check_sinks(path: Path, sinks: list[tuple[str, Sink]], state_path: Path) -> None:
+    seen: set[str] = set()
+    for i, (name, sink) in enumerate(sinks):
+        if name in seen:
+            raise ConfigError(
+                f"{path}: sinks.{i}: another sink is already named {name!r}; "
+                "give each sink of the same type a distinct `name`"
+            )
+        seen.add(name)
+        target = getattr(sink.config, "path", None)
+        if isinstance(target, Path) and target.resolve() == state_path.resolve():
+            raise ConfigError(
+                f"{path}: sinks.{i}.config.path: is the state file; leave `path` out to write "
+                "into the state file, or choose another file"
+            )
 
 
 def _build(path: Path, kind: plugins.StepKind, spec: StepSpec, where: str, base: type) -> Any:

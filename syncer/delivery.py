@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import structlog
 
-from state.store import StateStore
+from state.store import StateStore, interrupted
+from syncer.errors import SyncerError
 from syncer.secrets import redact
 from syncer.steps import ChangeBatch, Sink, SinkContext
 
@@ -39,6 +40,7 @@ def _deliver_one(
     report = DeliveryReport(name)
     upto = store.last_seq(workflow)
     try:
+        store.ensure_sink(workflow, name)
         sink.open(SinkContext(workflow, store))
         retry = store.pending(workflow, name)
         if retry:
@@ -51,7 +53,10 @@ def _deliver_one(
             offset = chunk.seqs[-1]
             _write(store, workflow, name, sink, chunk, offset, report)
     except Exception as exc:  # any failure of a sink is that sink's, never the run's
-        report.error = redact(f"{type(exc).__name__}: {exc}")
+        if interrupted(exc):
+            raise KeyboardInterrupt from None
+        message = str(exc) if isinstance(exc, SyncerError) else f"{type(exc).__name__}: {exc}"
+        report.error = redact(message)
         report.backlog = upto - store.offset(workflow, name)
         log.error("sink failed", sink=name, error=report.error, backlog=report.backlog)
     finally:

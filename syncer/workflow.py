@@ -10,24 +10,24 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NoReturn
 
 import structlog
 
-from state.store import Batch, ChangeRow, Missing, StateStore, Watermark
+from state.store import Batch, ChangeRow, Missing, StateStore, Watermark, interrupted
 from syncer import cursor as cursors
 from syncer import deletions, differ, topology
 from syncer.config import LoadedConfig
 from syncer.delivery import DeliveryReport, deliver
 from syncer.differ import Row
-from syncer.errors import SourceError
+from syncer.errors import SyncerError
 from syncer.models import ENTITY_TYPES, Entity
 from syncer.secrets import redact
 from syncer.steps import ChangeKind, Counters, CursorValue, Either, Filtered, RecordError, Stream
 
 log = structlog.get_logger("syncer.workflow")
 
-RunStatus = Literal["succeeded", "partial", "failed"]
+RunStatus = Literal["succeeded", "partial", "failed", "interrupted"]
 Progress = Callable[[str, int], None]  # stream name, records scanned so far
 
 
@@ -83,6 +83,7 @@ class Workflow:
         self.progress = progress
         self.run_id = 0
         self._result = RunResult(0, "succeeded", Counters(), {})
+        self._live_before: dict[str, int] = {}
 
     @property
     def workflow(self) -> str:
@@ -104,13 +105,13 @@ class Workflow:
         try:
             self._extract()
         except KeyboardInterrupt:
-            if not self.dry_run:  # committed batches stay; the next run carries on from them
-                self.store.finish_run(self.run_id, "failed", "interrupted")
-            raise
+            self._interrupted()
         except Exception as exc:
+            if interrupted(exc):
+                self._interrupted()
             result.status = "failed"
             result.error = redact(
-                str(exc) if isinstance(exc, SourceError) else f"{type(exc).__name__}: {exc}"
+                str(exc) if isinstance(exc, SyncerError) else f"{type(exc).__name__}: {exc}"
             )
             log.error("run failed", error=result.error)
         finally:
@@ -119,13 +120,37 @@ class Workflow:
             result.status = "partial"
         if not self.dry_run:
             self.store.finish_run(self.run_id, result.status, result.error)
-            result.deliveries = deliver(self.store, self.workflow, self.config.sinks)
+            try:
+                result.deliveries = deliver(self.store, self.workflow, self.config.sinks)
+            except KeyboardInterrupt:
+                self._interrupted()
+            self._record_sink_failures(result)
         return result
+
+    def _interrupted(self) -> NoReturn:
+        """Ctrl-C (DuckDB turns it into its own exception mid-query): committed batches stay,
+        and the next run carries on from them."""
+        if not self.dry_run:
+            self.store.finish_run(self.run_id, "interrupted", "interrupted by the user")
+        raise KeyboardInterrupt
+
+    def _record_sink_failures(self, result: RunResult) -> None:
+        """A sink that could not take its changes makes the run partial: they wait for the next."""
+        failed = [r for r in result.deliveries if r.error]
+        if not failed or result.status == "failed":
+            return
+        result.status = "partial"
+        result.error = "; ".join(
+            f"sink {r.sink}: {r.error}; {r.backlog} changes wait for the next run" for r in failed
+        )
+        self.store.finish_run(self.run_id, result.status, result.error)
 
     # --- extraction -------------------------------------------------------------------------
 
     def _extract(self) -> None:
         self.store.forget_seen()
+        # Deletion shares are taken over what existed before this run, as `plan` sees it.
+        self._live_before = self.store.live_counts(self.workflow)
         streams = topology.order_streams(self.config.source.streams())
         derived = {s.entity_type: _StreamState(s) for s in streams if s.derived}
         states: list[_StreamState] = []
@@ -290,13 +315,15 @@ class Workflow:
                 self._warn(f"stream {state.stream.name}: deletions skipped: {reason}")
             if reason is not None:
                 continue
-            live, missing = self.store.unseen(self.workflow, state.stream.name)
+            live = self._live_before.get(state.stream.name, 0)
+            missing = self.store.unseen(self.workflow, state.stream.name)
             verdict = deletions.decide(missing, live, gone, self.spec.deletions.fail_safe_percent)
             if verdict.refused:
                 state.note = verdict.refused
                 self._warn(
                     f"stream {state.stream.name}: deletions refused: {verdict.refused}; nothing "
-                    "was deleted. If they are real, raise deletions.fail_safe_percent for one run"
+                    "was deleted. If they are real, run once with --fail-safe-percent (or raise "
+                    "deletions.fail_safe_percent)"
                 )
             gone.update(m.key for m in verdict.delete)
             decided.append((state, verdict.delete))
@@ -319,7 +346,7 @@ class Workflow:
         if stream.derived and unhealthy_read:
             return "a stream it derives from had errors or produced nothing"
         if state.counters.scanned == 0 and not stream.derived:
-            if self.store.unseen(self.workflow, stream.name)[0]:
+            if self._live_before.get(stream.name):
                 return "the stream produced nothing, which looks like an outage, not deletions"
             return ""
         return None

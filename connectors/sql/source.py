@@ -9,11 +9,12 @@ from typing import Literal
 
 import structlog
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError
 
 from connectors.sql.config import SqlConfig
 from connectors.sql.lineage import ColumnFlow, TableName, view_sources
 from connectors.sql.mapping import TABLE_TYPES, VIEW_TYPES, to_table
-from connectors.sql.reflect import FILE_DIALECTS, Reflector, open_reflector
+from connectors.sql.reflect import FILE_DIALECTS, Reflector, check_url, open_reflector
 from syncer import fqn
 from syncer.errors import SourceError
 from syncer.models import (
@@ -61,11 +62,17 @@ class SqlSource(Source):
     def __init__(self, config: SqlConfig, reflector: Reflector | None = None) -> None:
         super().__init__(config)
         self.url: URL = config.sqlalchemy_url
+        if reflector is None:
+            # An unknown dialect or a driver that is not installed is a config error, found
+            # when the config is loaded; nothing connects here.
+            check_url(self.url)
         self.dialect = self.url.get_backend_name()
         self.service_name = config.service_name or self.dialect
         self.database_name = config.database_name or _default_database(self.url)
         self.database_fqn = fqn.build(self.service_name, self.database_name)
         self._reflector = reflector
+        # Every schema the database lists, read once per run by `_connect`.
+        self._all_schemas: list[str] | None = None
         # (schema, table) lower-cased → (schema, table, {column lower-cased: column}) as
         # reflected, so view SQL that spells a name in another case still finds its table.
         self._known: dict[tuple[str, str], tuple[str, str, dict[str, str]]] = {}
@@ -80,6 +87,9 @@ class SqlSource(Source):
         ]
 
     def read(self, stream: Stream, since: CursorValue | None) -> Iterator[Either]:
+        # Connect before the first record of any stream: a source that cannot be read must
+        # fail before its service and database are synced, or a fixed URL leaves them behind.
+        schemas = self._connect()
         if stream.name == "services":
             yield DatabaseService(
                 name=self.service_name,
@@ -90,10 +100,10 @@ class SqlSource(Source):
         elif stream.name == "databases":
             yield Database(name=self.database_name, service=self.service_name)
         elif stream.name == "schemas":
-            for schema in self._schemas():
+            for schema in schemas:
                 yield DatabaseSchema(name=schema, database=self.database_fqn)
         elif stream.name == "tables":
-            for schema in self._schemas():
+            for schema in schemas:
                 yield from self._tables(schema)
 
     def relationships(self, entity: Entity) -> Iterable[Entity]:
@@ -147,6 +157,7 @@ class SqlSource(Source):
         if self._reflector is not None:
             self._reflector.close()
             self._reflector = None
+        self._all_schemas = None
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -155,17 +166,30 @@ class SqlSource(Source):
             self._reflector = open_reflector(self.url)
         return self._reflector
 
-    def _schemas(self) -> list[str]:
-        reflector = self._open()
-        try:
-            schemas = reflector.schemas()
-        except Exception as err:
-            where = self.url.render_as_string(hide_password=True)
-            raise SourceError(
-                f"cannot list the schemas of {where}: {_first_line(err)}; check that the"
-                " database is reachable and the user may read its catalog"
-            ) from err
-        return [s for s in schemas if self._keeps_schema(s)]
+    def _connect(self) -> list[str]:
+        """The schemas kept by the filters, listed once: opening the database and reading its
+        catalog proves that it is reachable and, for a file, that it is a database of its kind."""
+        if self._all_schemas is None:
+            reflector = self._open()  # a bad URL or a missing file raises with what to fix
+            try:
+                self._all_schemas = reflector.schemas()
+            except Exception as err:
+                raise SourceError(self._unreadable(err)) from err
+        return [s for s in self._all_schemas if self._keeps_schema(s)]
+
+    def _unreadable(self, err: Exception) -> str:
+        where = self.url.render_as_string(hide_password=True)
+        if isinstance(err, DBAPIError) and err.orig is not None:
+            err = err.orig  # the driver's own words, without SQLAlchemy's wrapping
+        if self.dialect in FILE_DIALECTS:
+            return (
+                f"{self.dialect} file {self.url.database} cannot be read as a {self.dialect}"
+                f" database ({_first_line(err)}): fix url {where}"
+            )
+        return (
+            f"cannot list the schemas of {where}: {_first_line(err)}; check that the"
+            " database is reachable and the user may read its catalog"
+        )
 
     def _tables(self, schema: str) -> Iterator[Either]:
         schema_fqn = fqn.join(self.database_fqn, schema)

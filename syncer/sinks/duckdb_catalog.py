@@ -8,12 +8,13 @@ Given a `path`, it is a DuckDB file of its own; writes are idempotent by key eit
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import suppress
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
-from state.store import StateStore
+from state.store import StateStore, scanning
 from syncer.errors import SinkError
 from syncer.steps import Change, ChangeBatch, Refusals, Sink, SinkContext, StepConfig
 
@@ -95,18 +96,16 @@ class DuckDBCatalogSink(Sink):
             self._state.stage_changes("catalog_batch", seqs)
             self._apply(con)
             return {}
-        con.register(
-            "catalog_batch", changes.table if isinstance(changes, ChangeBatch) else _arrow(changes)
-        )
-        con.execute("BEGIN TRANSACTION")
-        try:
-            self._apply(con)
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        finally:
-            con.unregister("catalog_batch")
-        con.execute("COMMIT")
+        table = changes.table if isinstance(changes, ChangeBatch) else _arrow(changes)
+        with scanning(con, "catalog_batch", table):
+            con.execute("BEGIN TRANSACTION")
+            try:
+                self._apply(con)
+                con.execute("COMMIT")
+            except BaseException:
+                with suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
+                raise
         return {}
 
     def _apply(self, con: duckdb.DuckDBPyConnection) -> None:

@@ -350,7 +350,9 @@ def test_state_show_summarizes_entities_sink_offsets_and_views(synced: Workspace
     assert done.returncode == 0, done.stderr
     assert f"state file: {synced.state}" in done.stdout
     assert "│ shop     │ table           │ 5        │" in done.stdout
-    assert "│ shop     │ jsonl  │ 11     │ 11       │ 0       │" in done.stdout
+    assert (
+        "│ shop     │ jsonl  │ 11     │ 0       │ 0       │" in done.stdout
+    )  # offset, backlog, refused
     assert "view change_log:" in done.stdout
 
 

@@ -187,7 +187,10 @@ def test_two_sinks_with_one_name_are_refused(tmp_path: Path) -> None:
           - {type: jsonl, config: {path: b.jsonl}}
         """,
     )
-    assert error_of(path) == "sinks: two sinks share a name; give each a distinct `name`"
+    assert error_of(path) == (
+        "sinks.1: another sink is already named 'jsonl'; "
+        "give each sink of the same type a distinct `name`"
+    )
 
 
 def test_an_invalid_workflow_name_is_refused(tmp_path: Path) -> None:

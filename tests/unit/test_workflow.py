@@ -164,6 +164,21 @@ def test_deleting_more_than_the_fail_safe_share_is_refused_and_nothing_is_delete
     ) == [("would delete 3 of 10 (30%), more than the fail-safe 20%",)]
 
 
+def test_new_entities_do_not_dilute_the_fail_safe_and_plan_agrees_with_run(
+    engine: Engine,
+) -> None:
+    engine.write_tables(tables(10))
+    engine.run()
+    engine.write_tables([*tables(10)[3:], *tables(10, prefix="new")])
+    planned = engine.run(dry_run=True)
+    result = engine.run()
+    for outcome in (planned, result):
+        assert outcome.counters.deleted == 0
+        assert outcome.warnings[0].startswith(
+            "stream tables: deletions refused: would delete 3 of 10 (30%)"
+        )
+
+
 def test_a_raised_fail_safe_lets_a_large_deletion_through(engine: Engine) -> None:
     engine.write_tables(tables(10))
     engine.run()

@@ -226,12 +226,12 @@ def test_a_sqlite_url_without_a_file_is_a_config_error(url: str) -> None:
 
 def test_an_unknown_dialect_is_a_config_error_naming_it() -> None:
     with pytest.raises(ConfigError, match="unknown dialect 'nosuchdb'"):
-        SqlSource(SqlConfig(url="nosuchdb://u:pw@host/db")).test_connection()
+        SqlSource(SqlConfig(url="nosuchdb://u:pw@host/db"))
 
 
 def test_a_password_never_appears_in_an_error() -> None:
-    source = SqlSource(SqlConfig(url="postgresql://user:s3cret@127.0.0.1:9/db"))
     try:
+        source = SqlSource(SqlConfig(url="postgresql://user:s3cret@127.0.0.1:9/db"))
         report = source.test_connection()
     except SyncerError as err:
         message = str(err)

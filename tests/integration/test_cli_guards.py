@@ -1,0 +1,111 @@
+"""What the command line does when things go wrong around a run: sinks that are down,
+interruptions, resets, the fail-safe override, and queries that try to write."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.workspace import Workspace, catalog
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, subprocess_env: dict[str, str]) -> Workspace:
+    ws = Workspace(tmp_path, subprocess_env)
+    ws.write_source(catalog(10, schemas=1))
+    ws.write_config()
+    return ws
+
+
+def test_a_sink_that_is_down_makes_the_run_partial_exit_1_and_shows_its_backlog(
+    workspace: Workspace,
+) -> None:
+    workspace.write_config(
+        sinks=[{"type": "duckdb"}, {"type": "jsonl", "config": {"path": "/proc/nope/out.jsonl"}}]
+    )
+    done = workspace.syncer("run", workspace.config)
+    assert done.returncode == 1
+    assert "sink jsonl: 0 delivered; FAILED" in done.stdout
+    assert "sink duckdb: 13 delivered" in done.stdout
+    assert workspace.query("SELECT status FROM run_summary") == [("partial",)]
+    pending = workspace.syncer("changes", "--pending", "--config", workspace.config)
+    assert "sink jsonl has 13 changes not yet delivered" in pending.stdout
+
+
+def test_sigint_stops_a_run_that_the_next_run_completes(
+    tmp_path: Path, workspace: Workspace
+) -> None:
+    workspace.write_source(catalog(20_000, schemas=4))
+    workspace.write_config(batch_size=500)
+    process = workspace.spawn("run", workspace.config)
+    deadline = time.monotonic() + 60
+    while not workspace.logged('"stream": "tables"') and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=60) == 130, workspace.log.read_text()[-3000:]
+    assert workspace.query("SELECT status, error FROM run_summary") == [
+        ("interrupted", "interrupted by the user")
+    ]
+    workspace.run()
+    tables = workspace.query("SELECT count(*) FROM current_entities WHERE entity_type = 'table'")
+    assert tables == [(20_000,)]
+    assert workspace.query("SELECT count(*) FROM change_log WHERE kind = 'created'") == [(20_006,)]
+
+
+def test_the_fail_safe_can_be_raised_for_one_run_from_the_command_line(
+    workspace: Workspace,
+) -> None:
+    workspace.run()
+    document = catalog(10, schemas=1)
+    del document["streams"][3]["records"][:5]
+    workspace.write_source(document)
+    refused = workspace.syncer("run", workspace.config)
+    assert refused.returncode == 0
+    assert "deletions refused" in refused.stderr
+    allowed = workspace.syncer("run", workspace.config, "--fail-safe-percent", "60")
+    assert allowed.returncode == 0
+    assert workspace.query("SELECT count(*) FROM change_log WHERE kind = 'deleted'") == [(5,)]
+
+
+def test_reset_takes_the_workflow_from_the_config_and_clears_the_catalog_too(
+    workspace: Workspace,
+) -> None:
+    workspace.run()
+    done = workspace.syncer("state", "reset", "--config", workspace.config, "--yes")
+    assert done.returncode == 0, done.stderr
+    assert workspace.query("SELECT count(*) FROM catalog.entities") == [(0,)]
+    assert workspace.query("SELECT count(*) FROM entities") == [(0,)]
+
+
+def test_reset_of_an_unknown_workflow_exits_2_naming_the_known_ones(workspace: Workspace) -> None:
+    workspace.run()
+    done = workspace.syncer("state", "reset", "shopp", "--state", workspace.state, "--yes")
+    assert done.returncode == 2
+    assert "has no workflow 'shopp' (it has: shop)" in done.stderr
+
+
+def test_sql_refuses_to_write_files_and_to_run_several_statements(workspace: Workspace) -> None:
+    workspace.run()
+    target = workspace.root / "leak.csv"
+    copy = workspace.syncer(
+        "sql", f"copy (select * from runs) to '{target}'", "--state", workspace.state
+    )
+    assert copy.returncode == 2
+    assert not target.exists()
+    several = workspace.syncer("sql", "select 1; select 2", "--state", workspace.state)
+    assert several.returncode == 2
+    assert "one statement at a time" in several.stderr
+
+
+def test_a_sink_pointed_at_the_state_file_is_refused_before_the_run(workspace: Workspace) -> None:
+    workspace.write_config(sinks=[{"type": "duckdb", "config": {"path": str(workspace.state)}}])
+    done = workspace.syncer("run", workspace.config)
+    assert done.returncode == 2
+    assert "sinks.0.config.path: is the state file" in done.stderr
+    assert not workspace.state.exists()
