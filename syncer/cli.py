@@ -375,7 +375,19 @@ def _query(store: StateStore, query: str, params: Sequence[Any], fmt: OutputForm
     if result.description is None:
         return
     columns = [d[0] for d in result.description]
-    _emit(columns, result.fetchall(), fmt)
+    rows = result.fetchall()
+    if fmt == "json":  # JSON columns come back as text; nest them instead of quoting them
+        json_at = [i for i, d in enumerate(result.description) if str(d[1]) == "JSON"]
+        rows = [_parse_json_cells(row, json_at) for row in rows] if json_at else rows
+    _emit(columns, rows, fmt)
+
+
+def _parse_json_cells(row: tuple[Any, ...], positions: list[int]) -> tuple[Any, ...]:
+    cells = list(row)
+    for i in positions:
+        if isinstance(cells[i], str):
+            cells[i] = orjson.Fragment(cells[i])
+    return tuple(cells)
 
 
 def _emit(columns: list[str], rows: list[tuple[Any, ...]], fmt: OutputFormat) -> None:

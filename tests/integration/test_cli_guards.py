@@ -7,6 +7,7 @@ import signal
 import time
 from pathlib import Path
 
+import orjson
 import pytest
 
 from tests.support.workspace import Workspace, catalog
@@ -109,3 +110,21 @@ def test_a_sink_pointed_at_the_state_file_is_refused_before_the_run(workspace: W
     assert done.returncode == 2
     assert "sinks.0.config.path: is the state file" in done.stderr
     assert not workspace.state.exists()
+
+
+def test_json_output_nests_json_columns_and_csv_writes_lists_as_json(workspace: Workspace) -> None:
+    workspace.run()
+    done = workspace.syncer(
+        "sql",
+        "select fqn, payload, [1, 2] as numbers from current_entities order by fqn limit 1",
+        "--state",
+        workspace.state,
+        "--format",
+        "json",
+    )
+    row = orjson.loads(done.stdout)
+    assert row["payload"]["name"] == row["fqn"] and row["numbers"] == [1, 2]
+    csv = workspace.syncer(
+        "sql", "select [1, 2] as numbers", "--state", workspace.state, "--format", "csv"
+    )
+    assert csv.stdout.splitlines() == ["numbers", '"[1,2]"']
