@@ -33,10 +33,6 @@ def encode(data: dict[str, Any]) -> str:
     return orjson.dumps(data, option=_OPTIONS).decode()
 
 
-def fingerprint(entity: Entity) -> str:
-    return fingerprint_of(canonical(entity), entity.volatile)
-
-
 def snapshot(entity: Entity) -> tuple[str, str]:
     """The entity's canonical JSON text and its fingerprint, serializing only once when the
     entity carries no volatile field."""
@@ -49,3 +45,7 @@ def snapshot(entity: Entity) -> tuple[str, str]:
         else text
     )
     return text.decode(), xxhash.xxh3_128_hexdigest(stable)
+
+
+def fingerprint(entity: Entity) -> str:
+    return snapshot(entity)[1]

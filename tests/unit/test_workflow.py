@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from syncer.processors.filter import FilterConfig, FilterProcessor
+from syncer.steps import Counters
 from tests.support.engine import SCHEMA, Engine, catalog, table, tables
 from tests.support.sinks import MemorySink
 
@@ -36,16 +37,7 @@ def live(engine: Engine) -> list[str]:
 
 
 def counts(engine: Engine, run_id: int) -> dict[str, int]:
-    names = (
-        "scanned",
-        "created",
-        "updated",
-        "unchanged",
-        "restored",
-        "deleted",
-        "filtered",
-        "errors",
-    )
+    names = Counters.FIELDS
     row = engine.rows(f"SELECT {', '.join(names)} FROM run_summary WHERE run_id = ?", [run_id])
     return dict(zip(names, row[0], strict=True))
 
