@@ -464,18 +464,55 @@ class StateStore:
         rows = self.connection.execute("SELECT DISTINCT workflow FROM runs ORDER BY 1").fetchall()
         return [r[0] for r in rows]
 
+    def prune(self, workflow: str, before: datetime) -> tuple[int, int]:
+        """Forget a workflow's history from runs that started before `before`: (changes, runs).
+
+        Kept whatever its age: the change that holds an entity's current payload, anything a
+        sink has not yet taken or refused, and the workflow's latest run.
+        """
+        with self.transaction():
+            self._remember_high_water()
+            changes = self.connection.execute(
+                "DELETE FROM changes c WHERE c.workflow = $w "
+                "AND c.run_id IN (SELECT run_id FROM runs WHERE workflow = $w "
+                "AND started_at < $before) "
+                "AND NOT EXISTS (SELECT 1 FROM entities e "
+                "WHERE e.workflow = $w AND e.last_seq = c.seq) "
+                'AND c.seq <= (SELECT coalesce(min("offset"), 0) FROM deliveries '
+                "WHERE workflow = $w) "
+                "AND NOT EXISTS (SELECT 1 FROM pending_deliveries p "
+                "WHERE p.workflow = $w AND p.seq = c.seq) RETURNING seq",
+                {"w": workflow, "before": before},
+            ).fetchall()
+            runs = self.connection.execute(
+                "DELETE FROM runs WHERE workflow = $w AND started_at < $before "
+                "AND run_id < (SELECT max(run_id) FROM runs WHERE workflow = $w) "
+                "AND run_id NOT IN (SELECT DISTINCT run_id FROM changes WHERE workflow = $w) "
+                "RETURNING run_id",
+                {"w": workflow, "before": before},
+            ).fetchall()
+            if runs:
+                self.connection.execute(
+                    "DELETE FROM run_streams WHERE run_id IN (SELECT unnest($ids))",
+                    {"ids": [r[0] for r in runs]},
+                )
+        return len(changes), len(runs)
+
+    def _remember_high_water(self) -> None:
+        """Seqs and run ids are never reused after rows go: sinks skip a seq already written."""
+        self.connection.execute(
+            "INSERT OR REPLACE INTO id_high_water SELECT name, greatest(used, coalesce("
+            "(SELECT max(value) FROM id_high_water h WHERE h.name = u.name), 0)) FROM ("
+            "SELECT 'seq' AS name, greatest(coalesce(max(seq), 0), ?) AS used FROM changes "
+            "UNION ALL SELECT 'run_id', coalesce(max(run_id), 0) FROM runs) u",
+            [self._next_seq - 1],
+        )
+
     def reset(self, workflow: str) -> None:
         """Forget a workflow: its entities, changes, watermarks, deliveries and runs, and its
         rows in any catalog written into this file."""
         with self.transaction():
-            # Seqs and run ids are never reused: sinks skip a seq they have already written.
-            self.connection.execute(
-                "INSERT OR REPLACE INTO id_high_water SELECT name, greatest(used, coalesce("
-                "(SELECT max(value) FROM id_high_water h WHERE h.name = u.name), 0)) FROM ("
-                "SELECT 'seq' AS name, greatest(coalesce(max(seq), 0), ?) AS used FROM changes "
-                "UNION ALL SELECT 'run_id', coalesce(max(run_id), 0) FROM runs) u",
-                [self._next_seq - 1],
-            )
+            self._remember_high_water()
             for table in ("pending_deliveries", "deliveries", "watermarks", "changes", "entities"):
                 self.connection.execute(f"DELETE FROM {table} WHERE workflow = ?", [workflow])
             self.connection.execute(

@@ -10,6 +10,7 @@ import io
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -282,6 +283,38 @@ def state_show(state_path: Path | None, config_path: Path | None) -> None:
         _query(store, "SELECT * FROM sink_backlog ORDER BY ALL", [], "table")
         for name, about in VIEWS.items():
             _out.print(f"view {name}: {about}", markup=False)
+
+
+@state.command("prune")
+@click.option(
+    "--keep-days",
+    type=click.IntRange(min=0),
+    required=True,
+    help="Keep the history of runs that started within this many days.",
+)
+@click.option("--workflow", help="The workflow to prune (default: --config's).")
+@_state_option
+@_config_option
+def state_prune(
+    keep_days: int, workflow: str | None, state_path: Path | None, config_path: Path | None
+) -> None:
+    """Forget old change-log rows and runs; current entities and undelivered changes stay."""
+    workflow = workflow or _config_workflow(config_path)
+    if workflow is None:
+        raise ConfigError("name the workflow to prune with --workflow, or pass --config CONFIG")
+    path = _state_path(state_path, config_path)
+    if not path.exists():
+        raise StateError(f"no state file at {path}: nothing to prune")
+    before = datetime.now(UTC) - timedelta(days=keep_days)
+    store = StateStore.open(path)
+    try:
+        changes, runs = store.prune(workflow, before)
+    finally:
+        store.close()
+    _out.print(
+        f"pruned {workflow}: {changes} changes and {runs} runs from before "
+        f"{before:%Y-%m-%d %H:%M} UTC"
+    )
 
 
 @state.command("reset")

@@ -128,3 +128,21 @@ def test_json_output_nests_json_columns_and_csv_writes_lists_as_json(workspace: 
         "sql", "select [1, 2] as numbers", "--state", workspace.state, "--format", "csv"
     )
     assert csv.stdout.splitlines() == ["numbers", '"[1,2]"']
+
+
+def test_prune_forgets_delivered_history_but_keeps_current_payloads_and_backlog(
+    workspace: Workspace,
+) -> None:
+    workspace.run()
+    document = catalog(10, schemas=1, note=" (v2)")  # every table updated
+    workspace.write_source(document)
+    workspace.run()
+    before = workspace.query("SELECT fqn, payload::VARCHAR FROM current_entities ORDER BY fqn")
+    done = workspace.syncer("state", "prune", "--keep-days", "0", "--config", workspace.config)
+    assert done.returncode == 0, done.stderr
+    assert "pruned shop: 10 changes" in done.stdout  # the tables' first versions
+    after = workspace.query("SELECT fqn, payload::VARCHAR FROM current_entities ORDER BY fqn")
+    assert after == before
+    assert workspace.query("SELECT count(*) FROM changes") == [(13,)]
+    workspace.run()  # nothing changed: nothing is sent, nothing is numbered twice
+    assert workspace.query("SELECT count(*) FROM changes") == [(13,)]
