@@ -35,6 +35,7 @@ format: install
 
 bench: install
 	PYTHONPATH=. $(BIN)/python -m bench.run
+	PYTHONPATH=. $(BIN)/python -m bench.postgres
 
 clean:
 	rm -rf $(VENV) .syncer out bench/results .pytest_cache .mypy_cache .ruff_cache

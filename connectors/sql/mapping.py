@@ -11,6 +11,8 @@ TABLE_TYPES: dict[TableKind, TableType] = {
     "table": TableType.REGULAR,
     "view": TableType.VIEW,
     "materialized_view": TableType.MATERIALIZED_VIEW,
+    "partitioned": TableType.PARTITIONED,
+    "foreign": TableType.FOREIGN,
 }
 VIEW_TYPES = frozenset({TableType.VIEW, TableType.MATERIALIZED_VIEW, TableType.SECURE_VIEW})
 

@@ -1,19 +1,24 @@
 """One contract suite over every connector: entities, FQNs, parents, lineage ends, re-runs.
 
-A new connector joins by adding a case to `CASES`: a function that prepares a real source in a
-temporary directory and returns its workflow `source` block.
+A new connector joins by adding a case to `CASES`: a context manager that prepares a real source
+(in a temporary directory, or a uniquely named database on a local server that it drops after)
+and yields its workflow `source` block. A case whose server does not answer is skipped.
 """
 
 from __future__ import annotations
 
 import shutil
+import socket
+import uuid
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import orjson
 import pytest
+import sqlalchemy as sa
 import yaml
 
 from state.store import StateStore
@@ -25,13 +30,15 @@ from syncer.workflow import RunResult, Workflow
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _sqlite_shop(tmp: Path) -> dict[str, Any]:
+@contextmanager
+def _sqlite_shop(tmp: Path) -> Iterator[dict[str, Any]]:
     db = tmp / "shop.sqlite"
     shutil.copy(REPO / "examples/data/shop.sqlite", db)
-    return {"type": "sql", "config": {"url": f"sqlite:///{db}", "service_name": "shop"}}
+    yield {"type": "sql", "config": {"url": f"sqlite:///{db}", "service_name": "shop"}}
 
 
-def _duckdb_warehouse(tmp: Path) -> dict[str, Any]:
+@contextmanager
+def _duckdb_warehouse(tmp: Path) -> Iterator[dict[str, Any]]:
     db = tmp / "warehouse.duckdb"
     con = duckdb.connect(str(db))
     con.execute(
@@ -48,12 +55,70 @@ def _duckdb_warehouse(tmp: Path) -> dict[str, Any]:
         """
     )
     con.close()
-    return {"type": "sql", "config": {"url": f"duckdb:///{db}", "service_name": "warehouse"}}
+    yield {"type": "sql", "config": {"url": f"duckdb:///{db}", "service_name": "warehouse"}}
 
 
-CASES: dict[str, Callable[[Path], dict[str, Any]]] = {
+# The same small shop on every server; each dialect's own DDL quirks are kept out of it.
+_SERVER_SHOP = (
+    "CREATE TABLE customers (id INTEGER PRIMARY KEY, email VARCHAR(120) NOT NULL UNIQUE)",
+    "CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL "
+    "REFERENCES customers (id), total DECIMAL(12, 2))",
+    "CREATE VIEW big_orders AS SELECT o.id, c.email FROM orders o "
+    "JOIN customers c ON c.id = o.customer_id WHERE o.total > 100",
+)
+
+
+def _server_answers(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except OSError:
+        return False
+    return True
+
+
+@contextmanager
+def _server_database(admin_url: str, url_of: Callable[[str], str]) -> Iterator[str]:
+    """A uniquely named database with the shop in it, dropped afterwards; yields its URL."""
+    name = f"syncer_contract_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as con:
+        con.exec_driver_sql(f"CREATE DATABASE {name}")
+    shop = sa.create_engine(url_of(name))
+    try:
+        with shop.begin() as con:
+            for statement in _SERVER_SHOP:
+                con.exec_driver_sql(statement)
+        yield url_of(name)
+    finally:
+        shop.dispose()
+        with admin.connect() as con:
+            con.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        admin.dispose()
+
+
+@contextmanager
+def _postgres_shop(tmp: Path) -> Iterator[dict[str, Any]]:
+    if not _server_answers(5432):
+        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432: start it, or install it")
+    base = "postgresql+psycopg://postgres@127.0.0.1:5432"
+    with _server_database(f"{base}/test", lambda name: f"{base}/{name}") as url:
+        yield {"type": "sql", "config": {"url": url, "service_name": "pg"}}
+
+
+@contextmanager
+def _mariadb_shop(tmp: Path) -> Iterator[dict[str, Any]]:
+    if not _server_answers(3306):
+        pytest.skip("MariaDB/MySQL is not running on 127.0.0.1:3306: start it, or install it")
+    base = "mysql+pymysql://root@127.0.0.1:3306"
+    with _server_database(f"{base}/test", lambda name: f"{base}/{name}") as url:
+        yield {"type": "sql", "config": {"url": url, "service_name": "maria"}}
+
+
+CASES: dict[str, Callable[[Path], AbstractContextManager[dict[str, Any]]]] = {
     "sql-sqlite": _sqlite_shop,
     "sql-duckdb": _duckdb_warehouse,
+    "sql-postgres": _postgres_shop,
+    "sql-mariadb": _mariadb_shop,
 }
 
 
@@ -101,7 +166,8 @@ class Synced:
 
 @pytest.fixture(params=sorted(CASES))
 def synced(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Synced]:
-    yield Synced(tmp_path, CASES[request.param](tmp_path))
+    with CASES[request.param](tmp_path) as source:
+        yield Synced(tmp_path, source)
 
 
 def test_a_first_run_succeeds_and_creates_entities(synced: Synced) -> None:

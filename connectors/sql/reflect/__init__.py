@@ -104,6 +104,15 @@ def open_reflector(url: URL) -> Reflector:
         engine = sa.create_engine(url)
     except sa.exc.ArgumentError as err:
         raise ConfigError(f"url: {url.render_as_string()}: {_first_line(err)}") from err
+    # Servers whose catalogs we read directly; imported late, each needs its own driver.
+    if dialect == "postgresql":
+        from connectors.sql.reflect.postgres import PostgresReflector
+
+        return PostgresReflector(engine)
+    if dialect in ("mysql", "mariadb"):
+        from connectors.sql.reflect.mysql import MySQLReflector
+
+        return MySQLReflector(engine)
     return GenericReflector(engine)
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-TableKind = Literal["table", "view", "materialized_view"]
+TableKind = Literal["table", "view", "materialized_view", "partitioned", "foreign"]
 # Decides, from a table's plain name, whether it is read at all; filtering before reflection
 # lets the generic path ask the server for the kept tables only.
 NameFilter = Callable[[str], bool]

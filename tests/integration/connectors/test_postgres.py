@@ -1,0 +1,425 @@
+"""The `sql` source on a real PostgreSQL server, through the whole workflow.
+
+Every test builds the same small database (see `SCHEMA`) in a fresh `syncer_test_<hex>`
+database and reads it as a read-only login role, the way a deployment would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psycopg
+import pytest
+import sqlalchemy as sa
+import yaml
+from structlog.testing import capture_logs
+
+from connectors.sql.reflect import open_reflector
+from connectors.sql.reflect import postgres as pg_reflect
+from state.store import StateStore
+from syncer import config as configs
+from syncer.workflow import RunResult, Workflow
+from tests.integration.connectors.conftest import PgDatabase
+
+PASSWORD_ENV = "SYNCER_TEST_PG_PASSWORD"
+
+SCHEMA = """
+CREATE SCHEMA sales;
+CREATE SCHEMA "Odd Schema";
+CREATE TYPE sales.status AS ENUM ('new', 'Shipped');
+CREATE TABLE public.customers (
+    id integer PRIMARY KEY,
+    email character varying(120) NOT NULL UNIQUE,
+    tags text[],
+    profile jsonb,
+    created timestamptz DEFAULT now(),
+    ip inet
+);
+COMMENT ON TABLE public.customers IS 'People who buy';
+COMMENT ON COLUMN public.customers.email IS 'Login e-mail';
+CREATE TABLE sales.orders (
+    id bigint PRIMARY KEY,
+    customer_id integer NOT NULL REFERENCES public.customers (id),
+    ref uuid UNIQUE,
+    amount numeric(10, 2),
+    status sales.status NOT NULL DEFAULT 'new',
+    scores double precision[],
+    receipt bytea
+);
+CREATE TABLE sales.events (id integer, at date, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+CREATE TABLE sales.events_2024 PARTITION OF sales.events
+    FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TABLE sales.events_2025 PARTITION OF sales.events
+    FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE TABLE "Odd Schema"."Line.Items" (
+    "Order Id" bigint REFERENCES sales.orders (id),
+    "Qty" integer,
+    "größe" text,
+    UNIQUE ("Order Id", "Qty")
+);
+COMMENT ON COLUMN "Odd Schema"."Line.Items"."größe" IS 'Größe';
+CREATE VIEW sales.order_totals AS
+    SELECT o.customer_id, sum(o.amount) AS total FROM sales.orders o GROUP BY o.customer_id;
+CREATE VIEW public.customer_totals AS
+    SELECT c.email, t.total FROM customers c JOIN sales.order_totals t ON t.customer_id = c.id;
+CREATE MATERIALIZED VIEW sales.big_orders AS
+    SELECT id, amount FROM sales.orders WHERE amount > 100;
+CREATE VIEW "Odd Schema"."Big Items" AS
+    SELECT "Order Id", "Qty" FROM "Odd Schema"."Line.Items" WHERE "Qty" > 10;
+"""
+FOREIGN = """
+CREATE EXTENSION postgres_fdw;
+CREATE SERVER elsewhere FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname 'elsewhere');
+CREATE FOREIGN TABLE sales.remote_orders (id bigint NOT NULL, note text) SERVER elsewhere;
+"""
+
+
+def _grants(role: str) -> str:
+    schemas = 'public, sales, "Odd Schema"'
+    return f"""
+GRANT USAGE ON SCHEMA {schemas} TO {role};
+GRANT SELECT ON ALL TABLES IN SCHEMA {schemas} TO {role};
+"""
+
+
+@dataclass
+class Deployment:
+    db: PgDatabase
+    config_path: Path
+    state_path: Path
+    jsonl_path: Path
+    foreign: bool  # whether postgres_fdw was available for the foreign table
+
+    def fqn(self, schema: str, table: str) -> str:
+        table = f'"{table}"' if "." in table else table
+        return f"pg.{self.db.name}.{schema}.{table}"
+
+    def run(self) -> RunResult:
+        loaded = configs.load(self.config_path)
+        store = StateStore.open(self.state_path)
+        try:
+            return Workflow(loaded, store).run()
+        finally:
+            store.close()
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        store = StateStore.open(self.state_path, read_only=True)
+        try:
+            return store.connection.execute(sql).fetchall()
+        finally:
+            store.close()
+
+    def payloads(self, entity_type: str) -> dict[str, dict[str, Any]]:
+        rows = self.query(
+            f"SELECT fqn, payload FROM current_entities WHERE entity_type = '{entity_type}'"
+        )
+        return {fqn: orjson.loads(payload) for fqn, payload in rows}
+
+    def changes(self, run_id: int) -> list[tuple[Any, ...]]:
+        return self.query(
+            "SELECT fqn, entity_type, kind, changed_fields FROM change_log"
+            f" WHERE run_id = {run_id} ORDER BY seq"
+        )
+
+
+def _has_fdw(db: PgDatabase) -> bool:
+    with psycopg.connect(f"host=127.0.0.1 port=5432 user=postgres dbname={db.name}") as conn:
+        found = conn.execute(
+            "SELECT 1 FROM pg_available_extensions WHERE name = 'postgres_fdw'"
+        ).fetchone()
+    return found is not None
+
+
+def _write_config(path: Path, url: str, state: Path, jsonl: Path) -> None:
+    source = {"type": "sql", "config": {"url": url, "service_name": "pg"}}
+    sinks = [{"type": "duckdb"}, {"type": "jsonl", "config": {"path": str(jsonl)}}]
+    spec = {"workflow": "pg", "source": source, "sinks": sinks, "state": {"path": str(state)}}
+    path.write_text(yaml.safe_dump(spec))
+
+
+def _deployment(db: PgDatabase, tmp_path: Path, url: str, foreign: bool) -> Deployment:
+    config_path = tmp_path / "workflow.yaml"
+    state_path, jsonl_path = tmp_path / "state.duckdb", tmp_path / "out" / "changes.jsonl"
+    _write_config(config_path, url, state_path, jsonl_path)
+    return Deployment(db, config_path, state_path, jsonl_path, foreign)
+
+
+def _url(db: PgDatabase, port: int = 5432, database: str | None = None) -> str:
+    return (
+        f"postgresql+psycopg://{db.role}:${{env:{PASSWORD_ENV}}}@127.0.0.1:{port}/"
+        f"{database or db.name}"
+    )
+
+
+@pytest.fixture
+def deployment(
+    pg_database: PgDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Deployment]:
+    foreign = _has_fdw(pg_database)
+    pg_database.execute(SCHEMA, *([FOREIGN] if foreign else []), _grants(pg_database.role))
+    monkeypatch.setenv(PASSWORD_ENV, pg_database.password)
+    yield _deployment(pg_database, tmp_path, _url(pg_database), foreign)
+
+
+def _columns(table: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["name"]: c for c in table["columns"]}
+
+
+_TYPE_FIELDS = ("dataType", "dataTypeDisplay", "dataLength", "precision", "scale", "arrayDataType")
+
+
+def _type(column: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(column.get(k) for k in _TYPE_FIELDS)
+
+
+def test_the_first_run_creates_every_kind_of_relation_with_its_fqn_and_type(
+    deployment: Deployment,
+) -> None:
+    result = deployment.run()
+    assert result.status == "succeeded", result.error
+    f = deployment.fqn
+    tables = deployment.payloads("table")
+    expected = {
+        f("public", "customers"): "Regular",
+        f("public", "customer_totals"): "View",
+        f("sales", "orders"): "Regular",
+        f("sales", "events"): "Partitioned",
+        f("sales", "order_totals"): "View",
+        f("sales", "big_orders"): "MaterializedView",
+        f("Odd Schema", "Line.Items"): "Regular",
+        f("Odd Schema", "Big Items"): "View",
+    }
+    if deployment.foreign:
+        expected[f("sales", "remote_orders")] = "Foreign"
+    assert {fqn: t["tableType"] for fqn, t in tables.items()} == expected
+    schemas = set(deployment.payloads("databaseSchema"))
+    assert schemas == {f"pg.{deployment.db.name}.{s}" for s in ("public", "sales", "Odd Schema")}
+    assert set(deployment.payloads("database")) == {f"pg.{deployment.db.name}"}
+    [service] = deployment.payloads("databaseService").values()
+    assert service["serviceType"] == "Postgres"
+
+
+def test_columns_carry_postgres_types_nullability_and_comments(deployment: Deployment) -> None:
+    deployment.run()
+    tables = deployment.payloads("table")
+    customers = tables[deployment.fqn("public", "customers")]
+    assert customers["description"] == "People who buy"
+    columns = _columns(customers)
+    assert list(columns) == ["id", "email", "tags", "profile", "created", "ip"]
+    assert _type(columns["id"]) == ("INT", "integer", None, None, None, None)
+    assert _type(columns["email"]) == ("VARCHAR", "character varying(120)", 120, None, None, None)
+    assert _type(columns["tags"]) == ("ARRAY", "text[]", None, None, None, "TEXT")
+    assert _type(columns["profile"]) == ("JSON", "jsonb", None, None, None, None)
+    assert _type(columns["created"])[:2] == ("TIMESTAMPZ", "timestamp with time zone")
+    assert _type(columns["ip"])[:2] == ("INET", "inet")
+    assert columns["email"]["description"] == "Login e-mail"
+    assert columns["id"]["constraint"] == "PRIMARY_KEY"
+    assert columns["email"]["constraint"] == "NOT_NULL"
+    assert columns["tags"]["constraint"] == "NULL"
+    assert [c["ordinalPosition"] for c in columns.values()] == [1, 2, 3, 4, 5, 6]
+
+    orders = _columns(tables[deployment.fqn("sales", "orders")])
+    assert _type(orders["id"])[:1] == ("BIGINT",)
+    assert _type(orders["ref"])[:1] == ("UUID",)
+    assert _type(orders["amount"]) == ("NUMERIC", "numeric(10,2)", None, 10, 2, None)
+    # The enum's own name and its labels (lower-cased, as every display is).
+    assert _type(orders["status"])[:2] == ("ENUM", "enum status('new','shipped')")
+    assert _type(orders["scores"]) == ("ARRAY", "double precision[]", None, None, None, "DOUBLE")
+    assert _type(orders["receipt"])[:1] == ("BYTEA",)
+    assert orders["status"]["constraint"] == "NOT_NULL"
+
+    odd = tables[deployment.fqn("Odd Schema", "Line.Items")]
+    assert list(_columns(odd)) == ["Order Id", "Qty", "größe"]
+    assert _columns(odd)["größe"]["description"] == "Größe"
+
+
+def test_keys_name_their_columns_and_referred_tables_across_schemas(
+    deployment: Deployment,
+) -> None:
+    deployment.run()
+    tables = deployment.payloads("table")
+    f, db = deployment.fqn, deployment.db.name
+
+    def constraints(fqn: str) -> list[tuple[Any, ...]]:
+        return sorted(
+            (c["constraintType"], tuple(c["columns"]), tuple(c.get("referredColumns") or ()))
+            for c in tables[fqn].get("tableConstraints") or []
+        )
+
+    assert constraints(f("public", "customers")) == [
+        ("PRIMARY_KEY", ("id",), ()),
+        ("UNIQUE", ("email",), ()),
+    ]
+    assert constraints(f("sales", "orders")) == [
+        ("FOREIGN_KEY", ("customer_id",), (f"pg.{db}.public.customers.id",)),
+        ("PRIMARY_KEY", ("id",), ()),
+        ("UNIQUE", ("ref",), ()),
+    ]
+    assert constraints(f("Odd Schema", "Line.Items")) == [
+        ("FOREIGN_KEY", ("Order Id",), (f"pg.{db}.sales.orders.id",)),
+        ("UNIQUE", ("Order Id", "Qty"), ()),
+    ]
+    assert constraints(f("sales", "events")) == [("PRIMARY_KEY", ("id", "at"), ())]
+
+
+def test_views_get_table_and_column_lineage(deployment: Deployment) -> None:
+    deployment.run()
+    f = deployment.fqn
+    edges = {
+        (p["fromEntity"]["fullyQualifiedName"], p["toEntity"]["fullyQualifiedName"]): {
+            c["toColumn"].rsplit(".", 1)[-1]: sorted(c["fromColumns"])
+            for c in p.get("columnsLineage") or []
+        }
+        for p in deployment.payloads("lineage").values()
+    }
+    orders, totals = f("sales", "orders"), f("sales", "order_totals")
+    items = f("Odd Schema", "Line.Items")
+    assert edges == {
+        (orders, totals): {
+            "customer_id": [f"{orders}.customer_id"],
+            "total": [f"{orders}.amount"],
+        },
+        (f("public", "customers"), f("public", "customer_totals")): {
+            "email": [f("public", "customers") + ".email"],
+        },
+        (totals, f("public", "customer_totals")): {"total": [f"{totals}.total"]},
+        (orders, f("sales", "big_orders")): {
+            "id": [f"{orders}.id"],
+            "amount": [f"{orders}.amount"],
+        },
+        (items, f("Odd Schema", "Big Items")): {
+            "Order Id": [f"{items}.Order Id"],
+            "Qty": [f"{items}.Qty"],
+        },
+    }
+
+
+def test_a_rerun_sends_nothing(deployment: Deployment) -> None:
+    deployment.run()
+    lines = deployment.jsonl_path.read_bytes()
+    result = deployment.run()
+    assert result.status == "succeeded"
+    assert result.counters.changed == 0
+    assert deployment.jsonl_path.read_bytes() == lines
+
+
+def test_adding_a_column_gives_exactly_one_update_naming_it(deployment: Deployment) -> None:
+    deployment.run()
+    deployment.db.execute('ALTER TABLE "Odd Schema"."Line.Items" ADD COLUMN note varchar(20)')
+    result = deployment.run()
+    assert (result.counters.created, result.counters.updated, result.counters.deleted) == (0, 1, 0)
+    assert deployment.changes(result.run_id) == [
+        (deployment.fqn("Odd Schema", "Line.Items"), "table", "updated", ["columns.note"])
+    ]
+
+
+def test_dropping_a_view_deletes_it_and_its_edges(deployment: Deployment) -> None:
+    deployment.run()
+    deployment.db.execute("DROP VIEW public.customer_totals")
+    result = deployment.run()
+    assert result.status == "succeeded"
+    view = deployment.fqn("public", "customer_totals")
+    changes = deployment.changes(result.run_id)
+    assert {(fqn, kind) for fqn, _, kind, _ in changes if kind != "deleted"} == set()
+    assert (view, "table", "deleted", None) in [(a, b, c, None) for a, b, c, _ in changes]
+    assert sum(1 for _, t, _, _ in changes if t == "table") == 1
+    assert sum(1 for _, t, _, _ in changes if t == "lineage") == 2
+    to_fqns = {to for _, to in deployment.query("SELECT from_fqn, to_fqn FROM lineage_edges")}
+    assert view not in to_fqns
+    assert deployment.query(f"SELECT count(*) FROM catalog.entities WHERE fqn = '{view}'") == [(0,)]
+
+
+def test_a_revoked_schema_warns_and_deletes_nothing(deployment: Deployment) -> None:
+    first = deployment.run()
+    role = deployment.db.role
+    deployment.db.execute(f"REVOKE USAGE ON SCHEMA sales FROM {role}")
+    with capture_logs() as logs:
+        result = deployment.run()
+    assert result.status == "partial"
+    assert (result.counters.errors, result.counters.deleted) == (1, 0)
+    assert any(w.startswith("stream tables: deletions skipped") for w in result.warnings)
+    [failed] = [e for e in logs if e["event"] == "record failed"]
+    assert failed["record"] == f"pg.{deployment.db.name}.sales"
+    assert f"role {role} lacks USAGE" in failed["reason"]
+    live = deployment.query("SELECT count(*) FROM current_entities")
+    assert live[0][0] == first.counters.created
+    assert deployment.query("SELECT count(*) FROM change_log WHERE kind = 'deleted'") == [(0,)]
+
+
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [
+        ("port", "Connection refused"),
+        ("database", "does not exist"),
+    ],
+)
+def test_an_unreachable_server_or_missing_database_fails_in_one_line_without_the_password(
+    pg_database: PgDatabase,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    where: str,
+    expected: str,
+) -> None:
+    # Trust authentication accepts any password, so a wrong one cannot be tested here.
+    monkeypatch.setenv(PASSWORD_ENV, pg_database.password)
+    url = (
+        _url(pg_database, port=1)
+        if where == "port"
+        else _url(pg_database, database=f"{pg_database.name}_missing")
+    )
+    deployment = _deployment(pg_database, tmp_path, url, foreign=False)
+    result = deployment.run()
+    assert result.status == "failed"
+    assert result.error is not None
+    assert "\n" not in result.error
+    assert expected in result.error
+    assert "cannot list the schemas" in result.error
+    assert pg_database.password not in result.error
+    [(stored,)] = deployment.query("SELECT error FROM runs")
+    assert pg_database.password not in stored
+    assert deployment.query("SELECT count(*) FROM entities") == [(0,)]
+
+
+def test_a_statement_timeout_fails_the_schema_and_deletes_nothing(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = deployment.run()
+    monkeypatch.setattr(pg_reflect, "STATEMENT_TIMEOUT_SECONDS", 0.5)
+    # pg_get_viewdef locks the view it prints: a session holding it makes reflection wait.
+    dsn = f"host=127.0.0.1 port=5432 user=postgres dbname={deployment.db.name}"
+    with psycopg.connect(dsn) as locker:
+        locker.execute("LOCK TABLE sales.order_totals IN ACCESS EXCLUSIVE MODE")
+        with capture_logs() as logs:
+            result = deployment.run()
+        locker.rollback()
+    assert result.status == "partial"
+    # The view in public prints sales.order_totals, so it waits for the lock as well.
+    failed = {e["record"]: e["reason"] for e in logs if e["event"] == "record failed"}
+    database = f"pg.{deployment.db.name}"
+    reason = "schema could not be reflected: canceling statement due to statement timeout"
+    assert failed == {f"{database}.sales": reason, f"{database}.public": reason}
+    assert result.counters.deleted == 0
+    assert any("deletions skipped" in w for w in result.warnings)
+    live = deployment.query("SELECT count(*) FROM current_entities")
+    assert live[0][0] == first.counters.created
+
+
+def test_every_connection_is_bounded_and_read_only(pg_database: PgDatabase) -> None:
+    url = sa.engine.make_url(f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_database.name}")
+    reflector = open_reflector(url)
+    assert isinstance(reflector, pg_reflect.PostgresReflector)
+    try:
+        with reflector.engine.connect() as conn:
+            settings = conn.execute(
+                sa.text(
+                    "SELECT current_setting('statement_timeout'),"
+                    " current_setting('transaction_read_only'), current_setting('search_path')"
+                )
+            ).one()
+    finally:
+        reflector.close()
+    assert tuple(settings) == ("1min", "on", "pg_catalog")
