@@ -65,7 +65,8 @@ _fail_safe_option = click.option(
 
 
 class _Group(click.Group):
-    """Turns syncer's own errors into one masked line on stderr and the documented exit code."""
+    """Turns errors into one masked line on stderr and the documented exit code; a bug shows
+    its traceback only with --debug."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -73,6 +74,18 @@ class _Group(click.Group):
         except SyncerError as exc:
             _err.print(f"[red]error:[/red] {redact(str(exc))}", markup=True)
             sys.exit(exc.exit_code)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            if ctx.meta.get("debug"):
+                raise
+            first = (redact(str(exc)).splitlines() or [""])[0]
+            _err.print(
+                f"error: internal error: {type(exc).__name__}: {first} "
+                "(run with --debug for the traceback, and please report it)",
+                markup=False,
+            )
+            sys.exit(1)
 
 
 @click.group(cls=_Group)
@@ -89,8 +102,11 @@ class _Group(click.Group):
     default="warning",
     show_default=True,
 )
-def cli(log_format: logs.LogFormat, log_level: str) -> None:
+@click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error.")
+@click.pass_context
+def cli(ctx: click.Context, log_format: logs.LogFormat, log_level: str, debug: bool) -> None:
     """Keep a metadata catalog in step with the systems it describes."""
+    ctx.meta["debug"] = debug
     logs.configure(log_format, log_level)
 
 

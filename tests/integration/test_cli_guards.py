@@ -146,3 +146,16 @@ def test_prune_forgets_delivered_history_but_keeps_current_payloads_and_backlog(
     assert workspace.query("SELECT count(*) FROM changes") == [(13,)]
     workspace.run()  # nothing changed: nothing is sent, nothing is numbered twice
     assert workspace.query("SELECT count(*) FROM changes") == [(13,)]
+
+
+def test_a_bug_is_one_line_unless_debug_shows_its_traceback(workspace: Workspace) -> None:
+    workspace.source_type = "tests.support.step_doubles:BrokenSource"
+    workspace.write_config()
+    done = workspace.syncer("run", workspace.config)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "error: internal error: RuntimeError: boom: a bug in a plug-in "
+        "(run with --debug for the traceback, and please report it)"
+    )
+    debug = workspace.syncer("--debug", "run", workspace.config)
+    assert debug.returncode == 1 and "Traceback" in debug.stderr

@@ -1,4 +1,4 @@
-"""Sinks that misbehave on purpose, for the command-line tests.
+"""Steps that misbehave on purpose, for the command-line tests.
 
 Named in a workflow YAML as `tests.support.step_doubles:Name`, like any custom step.
 """
@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from syncer.steps import Change, Refusals, Sink, SinkContext, StepConfig
+from tests.support.sources import FileSource, FileSourceConfig
 
 
 class GateSinkConfig(StepConfig):
@@ -48,3 +49,10 @@ class RefusingSink(Sink):
         return {
             c.seq: self.config.reason for c in changes if fnmatch.fnmatch(c.key, self.config.refuse)
         }
+
+
+class BrokenSource(FileSource):
+    """A plug-in with a bug: it fails while being built, outside any run."""
+
+    def __init__(self, config: FileSourceConfig) -> None:
+        raise RuntimeError("boom: a bug in a plug-in")
