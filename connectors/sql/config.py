@@ -31,6 +31,17 @@ class SqlConfig(StepConfig):
     exclude: NamePatterns = NamePatterns()
     table_types: list[TableType] | None = None
     view_lineage: bool = True
+    # PostgreSQL only: lineage from the statements pg_stat_statements logged (INSERT … SELECT,
+    # CREATE TABLE … AS, UPDATE … FROM, MERGE), with their literals redacted.
+    query_lineage: bool = False
+    # Every catalog statement is stopped after this long, so a locked catalog fails one schema
+    # instead of hanging the run.
+    statement_timeout_seconds: float = Field(default=60, gt=0)
+    # Schemas reflected at once, each on its own pooled connection (the pool is this big).
+    concurrency: int = Field(default=2, ge=1, le=16)
+    # Tables whose columns and constraints one catalog query round reads (server dialects), so
+    # a schema of any size is read in pages of bounded memory.
+    page_size: int = Field(default=5000, ge=1)
 
     @field_validator("url")
     @classmethod

@@ -15,17 +15,22 @@ from sqlalchemy.engine import URL
 from connectors.sql.reflect.duckdb import DuckDBReflector
 from connectors.sql.reflect.generic import GenericReflector
 from connectors.sql.reflect.model import (
+    CheckLine,
+    ChecksPrivileges,
     NameFilter,
     RawColumn,
     RawForeignKey,
     RawTable,
     Reflector,
     TableKind,
+    reflection_order,
 )
 from connectors.sql.reflect.sqlite import SqliteReflector
 from syncer.errors import ConfigError, SourceError
 
 __all__ = [
+    "CheckLine",
+    "ChecksPrivileges",
     "DuckDBReflector",
     "GenericReflector",
     "NameFilter",
@@ -38,6 +43,7 @@ __all__ = [
     "check_url",
     "database_file",
     "open_reflector",
+    "reflection_order",
     "sqlite_engine",
 ]
 
@@ -85,8 +91,19 @@ def check_url(url: URL) -> None:
         )
 
 
-def open_reflector(url: URL) -> Reflector:
-    """The fastest reflector for the URL's dialect; raises with what to fix when it cannot."""
+def open_reflector(
+    url: URL,
+    *,
+    statement_timeout_seconds: float = 60.0,
+    concurrency: int = 2,
+    page_size: int = 5000,
+) -> Reflector:
+    """The fastest reflector for the URL's dialect; raises with what to fix when it cannot.
+
+    A server's connection pool holds at most `concurrency` connections: one per schema that
+    the source reflects at once. `statement_timeout_seconds` bounds every catalog statement
+    and `page_size` the tables read per query round (PostgreSQL and MySQL/MariaDB).
+    """
     dialect = url.get_backend_name()
     if dialect == "sqlite":
         return SqliteReflector(sqlite_engine(database_file(url)))
@@ -100,19 +117,28 @@ def open_reflector(url: URL) -> Reflector:
                 f" fix url {url.render_as_string()}"
             ) from err
     check_url(url)
+    # One connection per schema reflected at once, and no more, when the dialect pools them.
+    pool: dict[str, int] = {}
+    pool_class = getattr(url.get_dialect(), "get_pool_class", None)
+    if pool_class is not None and issubclass(pool_class(url), sa.pool.QueuePool):
+        pool = {"pool_size": concurrency, "max_overflow": 0}
     try:
-        engine = sa.create_engine(url)
+        engine = sa.create_engine(url, **pool)
     except sa.exc.ArgumentError as err:
         raise ConfigError(f"url: {url.render_as_string()}: {_first_line(err)}") from err
     # Servers whose catalogs we read directly; imported late, each needs its own driver.
     if dialect == "postgresql":
         from connectors.sql.reflect.postgres import PostgresReflector
 
-        return PostgresReflector(engine)
+        return PostgresReflector(
+            engine, statement_timeout_seconds=statement_timeout_seconds, page_size=page_size
+        )
     if dialect in ("mysql", "mariadb"):
         from connectors.sql.reflect.mysql import MySQLReflector
 
-        return MySQLReflector(engine)
+        return MySQLReflector(
+            engine, statement_timeout_seconds=statement_timeout_seconds, page_size=page_size
+        )
     return GenericReflector(engine)
 
 

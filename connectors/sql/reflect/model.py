@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -46,6 +46,15 @@ class RawTable:
     foreign_keys: list[RawForeignKey] = field(default_factory=list)
 
 
+def reflection_order(table: RawTable) -> tuple[bool, str]:
+    """Tables before views (and other relations), each by name: a view's lineage can then use
+    the columns reflected for the tables of its own schema."""
+    return (table.kind != "table", table.name)
+
+
+CheckLine = tuple[str, bool, str]
+
+
 class Reflector(Protocol):
     """Reads one database's catalog in bulk, a schema at a time, never a round trip per table."""
 
@@ -53,8 +62,21 @@ class Reflector(Protocol):
 
     def schemas(self) -> list[str]: ...
 
-    def tables(self, schema: str, keep: NameFilter) -> list[RawTable]:
-        """Every table and view of `schema` whose name `keep` accepts, fully described."""
+    def tables(self, schema: str, keep: NameFilter) -> Iterable[RawTable]:
+        """Every table and view of `schema` whose name `keep` accepts, fully described.
+
+        A list is sorted by the source (`reflection_order`); any other iterable is read
+        lazily, page by page, and must already come in that order. A reflection error may be
+        raised by the call or, for a lazy iterable, while it is read.
+        """
         ...
 
     def close(self) -> None: ...
+
+
+class ChecksPrivileges(Protocol):
+    """A server reflector that can tell, before a run, whether the user may read what it needs."""
+
+    def privilege_checks(self, schemas: list[str]) -> list[CheckLine]:
+        """A `test-connection` line per privilege the kept `schemas` need: (check, ok, detail)."""
+        ...

@@ -13,6 +13,10 @@ ingestion already created. Note that the middle level is only a name: which MySQ
 read is decided by `include`/`exclude.schemas`, not by the URL, whose database is only where the
 connection starts.
 
+Paging. A schema's tables (names, kinds, comments) are listed first; their columns, keys, view
+definitions and MariaDB JSON checks are then read for `page_size` tables at a time, and the
+tables yielded page by page, so a schema of any size is read with bounded memory.
+
 Permissions. information_schema silently hides what the user may not see, so an unreadable
 database would look empty, and its tables deleted. `tables` therefore asks the server first
 (`SHOW CREATE DATABASE`, which, unlike `SHOW TABLES FROM`, fails even for a user with the global
@@ -27,18 +31,24 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
 
-from connectors.sql.reflect.model import NameFilter, RawColumn, RawForeignKey, RawTable, TableKind
+from connectors.sql.reflect.model import (
+    CheckLine,
+    NameFilter,
+    RawColumn,
+    RawForeignKey,
+    RawTable,
+    TableKind,
+    reflection_order,
+)
 from syncer.errors import SourceError
 
-# Every statement of a connection is stopped after this long, so a locked or overloaded catalog
-# fails one schema instead of hanging the run.
-STATEMENT_TIMEOUT_SECONDS = 60
 # Databases that describe the server, not data.
 SYSTEM_SCHEMAS = ("information_schema", "mysql", "performance_schema", "sys")
 # TABLE_TYPE values read; MariaDB's SEQUENCE objects and temporary tables are not tables.
@@ -59,7 +69,8 @@ WHERE TABLE_SCHEMA = %s ORDER BY TABLE_NAME
 _COLUMNS = """
 SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, COLUMN_COMMENT,
        ORDINAL_POSITION
-FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s ORDER BY TABLE_NAME, ORDINAL_POSITION
+FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME IN %s
+ORDER BY TABLE_NAME, ORDINAL_POSITION
 """
 # A PRIMARY KEY is always named PRIMARY in MySQL: constraints are told apart by their table.
 _KEYS = """
@@ -69,25 +80,33 @@ FROM information_schema.TABLE_CONSTRAINTS c
 JOIN information_schema.KEY_COLUMN_USAGE k
   ON k.CONSTRAINT_SCHEMA = c.CONSTRAINT_SCHEMA AND k.CONSTRAINT_NAME = c.CONSTRAINT_NAME
  AND k.TABLE_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME
-WHERE c.TABLE_SCHEMA = %s AND c.CONSTRAINT_TYPE IN ('PRIMARY KEY', 'UNIQUE', 'FOREIGN KEY')
+WHERE c.TABLE_SCHEMA = %s AND c.TABLE_NAME IN %s
+  AND c.CONSTRAINT_TYPE IN ('PRIMARY KEY', 'UNIQUE', 'FOREIGN KEY')
 ORDER BY c.TABLE_NAME, c.CONSTRAINT_TYPE, c.CONSTRAINT_NAME, k.ORDINAL_POSITION
 """
 _VIEWS = """
-SELECT TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS WHERE TABLE_SCHEMA = %s
+SELECT TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS
+WHERE TABLE_SCHEMA = %s AND TABLE_NAME IN %s
 """
 _JSON_COLUMNS = """
 SELECT TABLE_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS
-WHERE CONSTRAINT_SCHEMA = %s AND CHECK_CLAUSE LIKE 'json_valid(%%'
+WHERE CONSTRAINT_SCHEMA = %s AND TABLE_NAME IN %s AND CHECK_CLAUSE LIKE 'json_valid(%%'
 """
 
 
 class MySQLReflector:
     """Reads a MySQL or MariaDB server's catalog, a schema (MySQL database) at a time."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(
+        self, engine: sa.Engine, statement_timeout_seconds: float = 60.0, page_size: int = 5000
+    ) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
-        event.listen(engine, "connect", _set_statement_timeout)
+        # Every statement of a connection is stopped after this long, so a locked or
+        # overloaded catalog fails one schema instead of hanging the run.
+        self.statement_timeout_seconds = statement_timeout_seconds
+        self.page_size = max(1, page_size)
+        event.listen(engine, "connect", self._set_statement_timeout)
 
     def schemas(self) -> list[str]:
         with self.engine.connect() as conn:
@@ -96,44 +115,143 @@ class MySQLReflector:
             ).all()
         return [str(r[0]) for r in rows if str(r[0]).lower() not in SYSTEM_SCHEMAS]
 
-    def tables(self, schema: str, keep: NameFilter) -> list[RawTable]:
+    def tables(self, schema: str, keep: NameFilter) -> Iterator[RawTable]:
+        """The kept tables and views of `schema`, page by page, in `reflection_order`."""
         with self.engine.connect() as conn:
             _check_readable(conn, schema)
-            tables: dict[str, RawTable] = {}
+            # (name, kind, comment) of every kept relation: all that is held for the schema.
+            listed: list[tuple[str, TableKind, str | None]] = []
             for name, type_, comment in _rows(conn, _TABLES, schema):
                 kind = _KINDS.get(type_)
                 if kind is not None and keep(name):
-                    tables[name] = RawTable(name=name, kind=kind, comment=comment or None)
-            if not tables:
-                return []
-            _add_columns(conn, schema, tables)
-            _add_keys(conn, schema, tables)
-            for name, definition in _rows(conn, _VIEWS, schema):
-                if name in tables:
-                    # Empty when the user lacks SHOW VIEW: the view syncs, without lineage.
-                    tables[name].definition = definition or None
-            if _is_mariadb(conn):
-                _add_json_types(conn, schema, tables)
-        for table in tables.values():
-            _check_view(table)
-        return [tables[n] for n in sorted(tables)]
+                    listed.append((name, kind, comment or None))
+            listed.sort(key=lambda r: reflection_order(RawTable(name=r[0], kind=r[1])))
+            mariadb = _is_mariadb(conn)
+            for start in range(0, len(listed), self.page_size):
+                page = {
+                    name: RawTable(name=name, kind=kind, comment=comment)
+                    for name, kind, comment in listed[start : start + self.page_size]
+                }
+                names = tuple(page)
+                _add_columns(conn, schema, names, page)
+                _add_keys(conn, schema, names, page)
+                for name, definition in _rows(conn, _VIEWS, schema, names):
+                    if name in page:
+                        # Empty when the user lacks SHOW VIEW: the view syncs, without lineage.
+                        page[name].definition = definition or None
+                if mariadb:
+                    _add_json_types(conn, schema, names, page)
+                for table in page.values():
+                    _check_view(table)
+                    yield table
+
+    def privilege_checks(self, schemas: list[str]) -> list[CheckLine]:
+        """SHOW DATABASES, some privilege in each kept database, and SHOW VIEW on them."""
+        with self.engine.connect() as conn:
+            current = str(conn.exec_driver_sql("SELECT CURRENT_USER()").scalar())
+            user, _, host = current.rpartition("@")
+            grantee = f"'{user}'@'{host}'"
+            granted = {str(p).upper() for (p,) in _rows(conn, _USER_PRIVILEGES, grantee)}
+            per_schema = [
+                (str(pattern), str(p).upper())
+                for pattern, p in _rows(conn, _SCHEMA_PRIVILEGES, grantee)
+            ]
+            checks: list[CheckLine] = []
+            if "SHOW DATABASES" in granted:
+                checks.append(("SHOW DATABASES", True, "granted"))
+            else:
+                checks.append(
+                    (
+                        "SHOW DATABASES",
+                        True,
+                        "warning: not granted, so a database whose access is revoked looks"
+                        f" dropped; GRANT SHOW DATABASES ON *.* TO {grantee}",
+                    )
+                )
+            readable = []
+            for schema in schemas:
+                quoted = "`" + schema.replace("`", "``") + "`"
+                if _readable(conn, schema):
+                    readable.append(schema)
+                    checks.append((f"database {schema}", True, "readable"))
+                else:
+                    checks.append(
+                        (
+                            f"database {schema}",
+                            False,
+                            f"{current} holds no privilege in it:"
+                            f" GRANT SELECT, SHOW VIEW ON {quoted}.* TO {grantee}",
+                        )
+                    )
+        if "SHOW VIEW" in granted:
+            checks.append(("SHOW VIEW", True, "granted on *.*"))
+            return checks
+        missing = [
+            s
+            for s in readable
+            if not any(p == "SHOW VIEW" and _like(pattern, s) for pattern, p in per_schema)
+        ]
+        if not missing:
+            checks.append(("SHOW VIEW", True, "granted on every kept database"))
+        else:
+            shown = ", ".join(missing[:3]) + (
+                f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+            )
+            first = "`" + missing[0].replace("`", "``") + "`"
+            checks.append(
+                (
+                    "SHOW VIEW",
+                    True,
+                    f"warning: missing on {shown}, whose views sync without SQL or lineage;"
+                    f" GRANT SHOW VIEW ON {first}.* TO {grantee}",
+                )
+            )
+        return checks
 
     def close(self) -> None:
-        event.remove(self.engine, "connect", _set_statement_timeout)
+        event.remove(self.engine, "connect", self._set_statement_timeout)
         self.engine.dispose()
 
+    def _set_statement_timeout(self, dbapi_conn: Any, _record: Any) -> None:
+        seconds = self.statement_timeout_seconds
+        cursor = dbapi_conn.cursor()
+        try:
+            cursor.execute("SELECT VERSION()")
+            version = str(cursor.fetchone()[0])
+            if "mariadb" in version.lower():  # seconds, with a fraction
+                cursor.execute(f"SET SESSION max_statement_time = {float(seconds):.3f}")
+            else:  # MySQL 5.7.8+: milliseconds, and for SELECT statements only, all we run
+                cursor.execute(f"SET SESSION max_execution_time = {round(seconds * 1000)}")
+        finally:
+            cursor.close()
 
-def _set_statement_timeout(dbapi_conn: Any, _record: Any) -> None:
-    cursor = dbapi_conn.cursor()
-    try:
-        cursor.execute("SELECT VERSION()")
-        version = str(cursor.fetchone()[0])
-        if "mariadb" in version.lower():
-            cursor.execute(f"SET SESSION max_statement_time = {STATEMENT_TIMEOUT_SECONDS}")
-        else:  # MySQL 5.7.8+: milliseconds, and for SELECT statements only, all we run
-            cursor.execute(f"SET SESSION max_execution_time = {STATEMENT_TIMEOUT_SECONDS * 1000}")
-    finally:
-        cursor.close()
+
+_USER_PRIVILEGES = (
+    "SELECT PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = %s"
+)
+# TABLE_SCHEMA is a LIKE pattern when the grant was written with wildcards.
+_SCHEMA_PRIVILEGES = (
+    "SELECT TABLE_SCHEMA, PRIVILEGE_TYPE FROM information_schema.SCHEMA_PRIVILEGES"
+    " WHERE GRANTEE = %s"
+)
+
+
+def _like(pattern: str, name: str) -> bool:
+    """Whether a grant's database pattern (`%`, `_`, `\\` escapes) matches `name`."""
+    regex, escaped = "", False
+    for char in pattern:
+        if escaped:
+            regex += re.escape(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "%":
+            regex += ".*"
+        elif char == "_":
+            regex += "."
+        else:
+            regex += re.escape(char)
+    return re.fullmatch(regex, name, re.DOTALL) is not None
 
 
 def _is_mariadb(conn: sa.Connection) -> bool:
@@ -141,20 +259,16 @@ def _is_mariadb(conn: sa.Connection) -> bool:
     return bool(getattr(conn.dialect, "is_mariadb", False))
 
 
-def _rows(conn: sa.Connection, sql: str, schema: str) -> list[Any]:
-    return list(conn.exec_driver_sql(sql, (schema,)).all())
+def _rows(conn: sa.Connection, sql: str, *params: str | Sequence[str]) -> list[Any]:
+    # PyMySQL writes a tuple parameter as a parenthesized list: `IN %s` takes a page's names.
+    return list(conn.exec_driver_sql(sql, params).all())
 
 
 def _check_readable(conn: sa.Connection, schema: str) -> None:
     """Fail when the user holds no privilege in `schema`: information_schema would show it as
     empty, and its tables would be taken for dropped."""
     quoted = "`" + schema.replace("`", "``") + "`"
-    try:
-        conn.exec_driver_sql(f"SHOW CREATE DATABASE {quoted}").all()
-    except DBAPIError as err:
-        code = err.orig.args[0] if err.orig is not None and err.orig.args else None
-        if code not in _ACCESS_DENIED:
-            raise
+    if not _readable(conn, schema):
         user = conn.exec_driver_sql("SELECT CURRENT_USER()").scalar()
         raise SourceError(
             f"user {user} may not read database {schema}; grant it SELECT, SHOW VIEW ON"
@@ -162,8 +276,24 @@ def _check_readable(conn: sa.Connection, schema: str) -> None:
         ) from None
 
 
-def _add_columns(conn: sa.Connection, schema: str, tables: dict[str, RawTable]) -> None:
-    for table, name, type_, nullable, default, comment, ordinal in _rows(conn, _COLUMNS, schema):
+def _readable(conn: sa.Connection, schema: str) -> bool:
+    """Whether the user holds some privilege in `schema` (`SHOW CREATE DATABASE` succeeds)."""
+    quoted = "`" + schema.replace("`", "``") + "`"
+    try:
+        conn.exec_driver_sql(f"SHOW CREATE DATABASE {quoted}").all()
+    except DBAPIError as err:
+        code = err.orig.args[0] if err.orig is not None and err.orig.args else None
+        if code not in _ACCESS_DENIED:
+            raise
+        return False
+    return True
+
+
+def _add_columns(
+    conn: sa.Connection, schema: str, names: tuple[str, ...], tables: dict[str, RawTable]
+) -> None:
+    rows = _rows(conn, _COLUMNS, schema, names)
+    for table, name, type_, nullable, default, comment, ordinal in rows:
         if table in tables:
             tables[table].columns.append(
                 RawColumn(
@@ -178,10 +308,12 @@ def _add_columns(conn: sa.Connection, schema: str, tables: dict[str, RawTable]) 
             )
 
 
-def _add_keys(conn: sa.Connection, schema: str, tables: dict[str, RawTable]) -> None:
+def _add_keys(
+    conn: sa.Connection, schema: str, names: tuple[str, ...], tables: dict[str, RawTable]
+) -> None:
     # (table, constraint name) → its rows, in key order.
     found: dict[tuple[str, str], list[Any]] = defaultdict(list)
-    for row in _rows(conn, _KEYS, schema):
+    for row in _rows(conn, _KEYS, schema, names):
         if row[0] in tables:
             found[(row[0], row[1])].append(row)
     for (table, name), rows in found.items():
@@ -203,10 +335,12 @@ def _add_keys(conn: sa.Connection, schema: str, tables: dict[str, RawTable]) -> 
             )
 
 
-def _add_json_types(conn: sa.Connection, schema: str, tables: dict[str, RawTable]) -> None:
+def _add_json_types(
+    conn: sa.Connection, schema: str, names: tuple[str, ...], tables: dict[str, RawTable]
+) -> None:
     """MariaDB's JSON is an alias of LONGTEXT plus a `json_valid` check; report it as json."""
     json_columns: set[tuple[str, str]] = set()
-    for table, clause in _rows(conn, _JSON_COLUMNS, schema):
+    for table, clause in _rows(conn, _JSON_COLUMNS, schema, names):
         if table in tables and (found := _JSON_CHECK.fullmatch(clause.strip())):
             json_columns.add((table, found.group(1).replace("``", "`")))
     for table, column in json_columns:

@@ -13,14 +13,37 @@ read does not depend on the login role's own settings:
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.sql.reflect.model import NameFilter, RawColumn, RawForeignKey, RawTable, TableKind
+from connectors.sql.reflect.model import (
+    CheckLine,
+    NameFilter,
+    RawColumn,
+    RawForeignKey,
+    RawTable,
+    TableKind,
+)
 
-# Applied to every statement; `SqlConfig` has no field for it yet (see `PostgresReflector`).
-STATEMENT_TIMEOUT_SECONDS = 60.0
+# Statements the query log keeps for lineage: the rest are not read, let alone parsed.
+_QUERY_LOG_KEYWORDS = r"\m(insert|create|update|merge)\M"
+_EXTENSION_SQL = """
+SELECT quote_ident(n.nspname) FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+WHERE e.extname = 'pg_stat_statements'
+"""
+# `{schema}` is the extension's schema, quoted by the server.
+_QUERY_LOG_SQL = """
+SELECT s.queryid, s.query, s.calls
+FROM {schema}.pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+WHERE d.datname = current_database() AND s.query ~* :keywords
+ORDER BY s.queryid
+"""
+# What pg_stat_statements shows instead of another role's statement.
+_HIDDEN = "<insufficient privilege>"
+
 # Applied to connecting when the URL does not set `connect_timeout` itself.
 CONNECT_TIMEOUT_SECONDS = 10
 
@@ -38,6 +61,10 @@ _RELATIONS = (
     "c.relnamespace = :schema_oid AND c.relkind IN ('r', 'p', 'v', 'm', 'f')"
     " AND NOT c.relispartition"
 )
+# One page of them, by oid: the queries below read `page_size` relations at a time.
+_PAGE = "c.oid = ANY(CAST(:oids AS oid[]))"
+
+_RELATIONS_SQL = f"SELECT c.oid, c.relname, c.relkind FROM pg_class c WHERE {_RELATIONS}"
 
 _SCHEMAS_SQL = f"SELECT n.nspname FROM pg_namespace n WHERE NOT {_SYSTEM} ORDER BY n.nspname"
 
@@ -52,7 +79,7 @@ SELECT c.relname, c.relkind, d.description,
 FROM pg_class c
 LEFT JOIN pg_description d
        ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
-WHERE {_RELATIONS}
+WHERE {_PAGE}
 """
 
 # The enum a column holds (directly, or as an array's element) with its labels; the type's
@@ -77,7 +104,7 @@ LEFT JOIN enums e ON e.enumtypid = b.oid
 LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
 LEFT JOIN pg_description d
        ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = a.attnum
-WHERE {_RELATIONS}
+WHERE {_PAGE}
 ORDER BY c.relname, a.attnum
 """
 
@@ -97,9 +124,37 @@ JOIN pg_constraint con ON con.conrelid = c.oid
      AND con.contype IN ('p', 'u', 'f') AND con.conparentid = 0
 LEFT JOIN pg_class rc ON rc.oid = con.confrelid
 LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
-WHERE {_RELATIONS}
+WHERE {_PAGE}
 ORDER BY c.relname, con.contype, con.conname
 """
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedStatement:
+    """One pg_stat_statements entry: its id, its (normalized) text, how often it ran."""
+
+    queryid: int
+    query: str
+    calls: int
+
+
+class QueryLogUnavailable(Exception):
+    """pg_stat_statements cannot be read; the message says how to enable it.
+
+    `partial` holds the statements that could be read when only some were hidden.
+    """
+
+    def __init__(
+        self, problem: str, role: str = "<role>", partial: list[LoggedStatement] | None = None
+    ) -> None:
+        self.problem = problem
+        self.partial = partial or []
+        super().__init__(
+            f"query lineage needs pg_stat_statements, which cannot be read: {problem}; to"
+            " enable it, set shared_preload_libraries = 'pg_stat_statements' in"
+            " postgresql.conf, restart the server, run CREATE EXTENSION pg_stat_statements;"
+            f" in this database, and GRANT pg_read_all_stats TO {role}"
+        )
 
 
 class SchemaNotReadable(Exception):
@@ -115,7 +170,8 @@ class SchemaNotReadable(Exception):
 
 
 class PostgresReflector:
-    """Reads one PostgreSQL database's catalog, four queries per schema.
+    """Reads one PostgreSQL database's catalog: a schema's relations (names and kinds), then
+    four queries per page of `page_size` of them, so memory stays bounded whatever its size.
 
     `schemas()` lists every non-system schema, readable or not: a schema whose USAGE was
     revoked must stay listed so that `tables()` raises for it, the source reports a record
@@ -124,21 +180,22 @@ class PostgresReflector:
 
     dialect = "postgresql"
 
-    def __init__(self, engine: sa.Engine, statement_timeout_seconds: float | None = None) -> None:
+    def __init__(
+        self, engine: sa.Engine, statement_timeout_seconds: float = 60.0, page_size: int = 5000
+    ) -> None:
         self.engine = engine
-        timeout = STATEMENT_TIMEOUT_SECONDS
-        if statement_timeout_seconds is not None:
-            timeout = statement_timeout_seconds
-        self.statement_timeout_ms = max(0, round(timeout * 1000))  # 0 turns it off
+        self.statement_timeout_ms = max(0, round(statement_timeout_seconds * 1000))  # 0: off
+        self.page_size = max(1, page_size)
         sa.event.listen(engine, "do_connect", _connect_timeout)
         sa.event.listen(engine, "connect", self._setup)
 
     def schemas(self) -> list[str]:
         return [str(name) for (name,) in self._query(_SCHEMAS_SQL)]
 
-    def tables(self, schema: str, keep: NameFilter) -> list[RawTable]:
+    def tables(self, schema: str, keep: NameFilter) -> Iterator[RawTable]:
+        """The kept relations of `schema`, page by page, in `reflection_order`."""
         try:
-            return self._tables(schema, keep)
+            yield from self._tables(schema, keep)
         except sa.exc.DBAPIError as err:
             # The driver's own words ("canceling statement due to statement timeout"),
             # without SQLAlchemy's wrapping, which the source would show as its first line.
@@ -146,7 +203,7 @@ class PostgresReflector:
                 raise err.orig from err
             raise
 
-    def _tables(self, schema: str, keep: NameFilter) -> list[RawTable]:
+    def _tables(self, schema: str, keep: NameFilter) -> Iterator[RawTable]:
         with self.engine.connect() as conn:
             found = conn.execute(sa.text(_SCHEMA_SQL), {"schema": schema}).first()
             if found is None:
@@ -154,18 +211,82 @@ class PostgresReflector:
             oid, usable, user = found
             if not usable:
                 raise SchemaNotReadable(schema, user)
-            where = {"schema_oid": oid}
-            tables: dict[str, RawTable] = {}
-            for name, kind, comment, definition in conn.execute(sa.text(_TABLES_SQL), where):
-                if keep(name):
-                    tables[name] = RawTable(
-                        name=name, kind=_KINDS[kind], comment=comment, definition=definition
-                    )
-            if tables:
-                _add_columns(tables, conn.execute(sa.text(_COLUMNS_SQL), where))
-                _add_constraints(tables, conn.execute(sa.text(_CONSTRAINTS_SQL), where))
+            # (kind, name, oid) of every kept relation: all that is held for the whole schema.
+            relations = sorted(
+                (_KINDS[kind] != "table", name, _KINDS[kind], rel_oid)
+                for rel_oid, name, kind in conn.execute(
+                    sa.text(_RELATIONS_SQL), {"schema_oid": oid}
+                )
+                if keep(name)
+            )
+            for start in range(0, len(relations), self.page_size):
+                page = relations[start : start + self.page_size]
+                yield from _page(conn, [(name, kind, o) for _, name, kind, o in page])
             conn.rollback()
-        return [tables[n] for n in sorted(tables)]
+
+    def privilege_checks(self, schemas: list[str]) -> list[CheckLine]:
+        """USAGE on each kept schema, without which nothing in it can be read; and whether
+        pg_stat_statements can be read (for query lineage only: informational)."""
+        with self.engine.connect() as conn:
+            user, quoted_user = conn.execute(
+                sa.text("SELECT current_user, quote_ident(current_user)")
+            ).one()
+            usage = {
+                name: (quoted, usable)
+                for name, quoted, usable in conn.execute(
+                    sa.text(
+                        "SELECT n.nspname, quote_ident(n.nspname),"
+                        " has_schema_privilege(n.oid, 'USAGE')"
+                        " FROM pg_namespace n WHERE n.nspname = ANY(:names)"
+                    ),
+                    {"names": schemas},
+                )
+            }
+            checks: list[CheckLine] = []
+            for schema in schemas:
+                if schema not in usage:
+                    checks.append((f"schema {schema}", False, "does not exist (any more)"))
+                    continue
+                quoted, usable = usage[schema]
+                detail = (
+                    "USAGE granted"
+                    if usable
+                    else f"role {user} lacks USAGE: GRANT USAGE ON SCHEMA {quoted} TO {quoted_user}"
+                )
+                checks.append((f"schema {schema}", bool(usable), detail))
+            checks.append(_stat_statements(conn, quoted_user))
+            conn.rollback()
+        return checks
+
+    def query_log(self) -> list[LoggedStatement]:
+        """The statements pg_stat_statements holds for this database that may write a table.
+
+        Raises `QueryLogUnavailable`, saying how to enable it, when the extension is missing,
+        not preloaded, or hides other roles' statements from the login role.
+        """
+        try:
+            with self.engine.connect() as conn:
+                schema = conn.execute(sa.text(_EXTENSION_SQL)).scalar()
+                if schema is None:
+                    raise QueryLogUnavailable("the extension is not installed in this database")
+                rows = conn.execute(
+                    sa.text(_QUERY_LOG_SQL.format(schema=schema)),
+                    {"keywords": _QUERY_LOG_KEYWORDS},
+                ).all()
+                user = conn.execute(sa.text("SELECT current_user")).scalar()
+                conn.rollback()
+        except sa.exc.DBAPIError as err:
+            raise QueryLogUnavailable(_first_line(err.orig or err)) from err
+        found = [
+            LoggedStatement(int(q), str(text), int(c)) for q, text, c in rows if text != _HIDDEN
+        ]
+        if len(found) < len(rows):
+            raise QueryLogUnavailable(
+                f"{len(rows) - len(found)} statements of other roles are hidden from role {user}",
+                role=str(user),
+                partial=found,
+            )
+        return found
 
     def close(self) -> None:
         self.engine.dispose()
@@ -189,6 +310,46 @@ class PostgresReflector:
         finally:
             cursor.close()
         dbapi_conn.commit()
+
+
+def _page(conn: sa.Connection, relations: list[tuple[str, TableKind, int]]) -> Iterator[RawTable]:
+    """One page of relations, fully described, in the order given."""
+    tables = {name: RawTable(name=name, kind=kind) for name, kind, _ in relations}
+    where = {"oids": [o for _, _, o in relations]}
+    for name, _kind, comment, definition in conn.execute(sa.text(_TABLES_SQL), where):
+        if name in tables:
+            tables[name].comment = comment
+            tables[name].definition = definition
+    _add_columns(tables, conn.execute(sa.text(_COLUMNS_SQL), where))
+    _add_constraints(tables, conn.execute(sa.text(_CONSTRAINTS_SQL), where))
+    yield from tables.values()
+
+
+def _stat_statements(conn: sa.Connection, quoted_user: str) -> CheckLine:
+    """Whether pg_stat_statements can be read: informational, query lineage needs it only."""
+    check = "pg_stat_statements"
+    schema = conn.execute(sa.text(_EXTENSION_SQL)).scalar()
+    if schema is None:
+        return (
+            check,
+            True,
+            "not installed (query lineage only); to enable: add it to"
+            " shared_preload_libraries, restart, CREATE EXTENSION pg_stat_statements",
+        )
+    try:
+        with conn.begin_nested():
+            conn.execute(sa.text(f"SELECT 1 FROM {schema}.pg_stat_statements LIMIT 1")).all()
+    except sa.exc.DBAPIError as err:
+        reason = _first_line(err.orig or err)
+        return (check, True, f"not readable (query lineage only): {reason}")
+    all_stats = conn.execute(sa.text("SELECT pg_has_role('pg_read_all_stats', 'USAGE')")).scalar()
+    if all_stats:
+        return (check, True, "readable, every role's statements")
+    return (
+        check,
+        True,
+        f"readable, own statements only; for all: GRANT pg_read_all_stats TO {quoted_user}",
+    )
 
 
 def _connect_timeout(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
@@ -246,3 +407,8 @@ def _add_constraints(tables: dict[str, RawTable], rows: Any) -> None:
             )
     for table, constraints in uniques.items():
         tables[table].unique = constraints
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__

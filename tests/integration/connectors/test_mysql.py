@@ -6,7 +6,10 @@ where it needs one, its own user; all are dropped afterwards, even when the test
 
 from __future__ import annotations
 
+import os
+import re
 import socket
+import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,9 +21,13 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
+from connectors.sql.config import load_config
+from connectors.sql.reflect.mysql import MySQLReflector
+from connectors.sql.source import SqlSource
 from state.store import StateStore
 from syncer import config as configs
 from syncer.workflow import RunResult, Workflow
+from tests.support.workspace import REPO, SYNCER
 
 HOST, PORT = "127.0.0.1", 3306
 ADMIN_URL = f"mysql+pymysql://root@{HOST}:{PORT}/test"
@@ -156,7 +163,10 @@ class Deployment:
     def state_path(self) -> Path:
         return self.tmp / "state.duckdb"
 
-    def run(self, url: str | None = None, **spec: Any) -> RunResult:
+    def write(
+        self, url: str | None = None, source: dict[str, Any] | None = None, **spec: Any
+    ) -> Path:
+        """The workflow file; `source` adds or overrides options of the source's config."""
         schemas = f"^{self.server.main}(_b)?$"
         config = {
             "workflow": "mysql",
@@ -166,14 +176,22 @@ class Deployment:
                     "url": url or self.url,
                     "service_name": SERVICE,
                     "include": {"schemas": [schemas]},
+                    **(source or {}),
                 },
             },
             "sinks": [{"type": "jsonl", "config": {"path": str(self.tmp / "changes.jsonl")}}],
             "state": {"path": str(self.state_path)},
             **spec,
         }
+        self.tmp.mkdir(parents=True, exist_ok=True)
         config_path = self.tmp / "workflow.yaml"
         config_path.write_text(yaml.safe_dump(config, allow_unicode=True))
+        return config_path
+
+    def run(
+        self, url: str | None = None, source: dict[str, Any] | None = None, **spec: Any
+    ) -> RunResult:
+        config_path = self.write(url, source, **spec)
         store = StateStore.open(self.state_path)
         try:
             return Workflow(configs.load(config_path), store).run()
@@ -195,6 +213,25 @@ class Deployment:
 
     def edges(self) -> set[tuple[str, str]]:
         return {(f, t) for f, t in self.query("SELECT from_fqn, to_fqn FROM lineage_edges")}
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every entity's payload by type, and the order in which the changes were logged."""
+        types = ("databaseService", "database", "databaseSchema", "table", "lineage")
+        order = [fqn for (fqn,) in self.query("SELECT fqn FROM change_log ORDER BY seq")]
+        return {"order": order, **{t: self.entities(t) for t in types}}
+
+    def test_connection(self, url: str) -> subprocess.CompletedProcess[str]:
+        """`syncer test-connection` on the workflow file, as a user runs it."""
+        config_path = self.write(url)
+        return subprocess.run(
+            [str(SYNCER), "test-connection", str(config_path)],
+            cwd=self.tmp,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
     def table_fqn(self, name: str, schema: str | None = None) -> str:
         part = f'"{name}"' if "." in name else name
@@ -494,3 +531,161 @@ def test_a_wrong_password_fails_in_one_line_that_never_shows_it(
     assert all(wrong not in w for w in result.warnings)
     stored = deployment.query("SELECT coalesce(error, '') FROM runs")
     assert all(wrong not in e for (e,) in stored)
+
+
+# --- test-connection ------------------------------------------------------------------------
+
+
+def _lines(output: str) -> list[str]:
+    return [re.sub(r"\s+", " ", line).strip() for line in output.splitlines()]
+
+
+def _reader(srv: Server) -> tuple[str, str]:
+    """A least-privilege user that may read both databases: (user, password)."""
+    password = uuid.uuid4().hex
+    user = srv.create_user(password)
+    srv.execute(
+        f"GRANT SHOW DATABASES ON *.* TO '{user}'@'%'",
+        f"GRANT SELECT, SHOW VIEW ON `{srv.main}`.* TO '{user}'@'%'",
+        f"GRANT SELECT, SHOW VIEW ON `{srv.other}`.* TO '{user}'@'%'",
+    )
+    return user, password
+
+
+def test_test_connection_passes_for_a_least_privilege_user(deployment: Deployment) -> None:
+    srv = deployment.server
+    user, password = _reader(srv)
+    done = deployment.test_connection(srv.url(f"{user}:{password}"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = _lines(done.stdout)
+    assert "ok SHOW DATABASES: granted" in lines, done.stdout
+    assert f"ok database {srv.main}: readable" in lines
+    assert f"ok database {srv.other}: readable" in lines
+    assert "ok SHOW VIEW: granted on every kept database" in lines
+    assert "FAIL" not in done.stdout
+    assert password not in done.stdout + done.stderr
+
+
+def test_test_connection_fails_naming_the_revoked_database_and_its_grant(
+    deployment: Deployment,
+) -> None:
+    srv = deployment.server
+    user, password = _reader(srv)
+    srv.execute(f"REVOKE SELECT, SHOW VIEW ON `{srv.other}`.* FROM '{user}'@'%'")
+    done = deployment.test_connection(srv.url(f"{user}:{password}"))
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = _lines(done.stdout)
+    assert [line for line in lines if line.startswith("FAIL")] == [
+        f"FAIL database {srv.other}: {user}@% holds no privilege in it:"
+        f" GRANT SELECT, SHOW VIEW ON `{srv.other}`.* TO '{user}'@'%'"
+    ], done.stdout
+    assert f"ok database {srv.main}: readable" in lines
+    assert password not in done.stdout + done.stderr
+
+
+def test_test_connection_warns_without_show_databases_or_show_view(
+    deployment: Deployment,
+) -> None:
+    srv = deployment.server
+    password = uuid.uuid4().hex
+    user = srv.create_user(password)
+    srv.execute(
+        f"GRANT SELECT ON `{srv.main}`.* TO '{user}'@'%'",
+        f"GRANT SELECT, SHOW VIEW ON `{srv.other}`.* TO '{user}'@'%'",
+    )
+    done = deployment.test_connection(srv.url(f"{user}:{password}"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = _lines(done.stdout)
+    [databases] = [line for line in lines if line.startswith("ok SHOW DATABASES:")]
+    assert "looks dropped" in databases
+    assert f"GRANT SHOW DATABASES ON *.* TO '{user}'@'%'" in databases
+    [views] = [line for line in lines if line.startswith("ok SHOW VIEW:")]
+    assert f"missing on {srv.main}," in views
+    assert f"GRANT SHOW VIEW ON `{srv.main}`.* TO '{user}'@'%'" in views
+
+
+# --- statement timeout, concurrency and paging --------------------------------------------
+
+
+def test_statement_timeout_seconds_and_concurrency_reach_every_session(server: Server) -> None:
+    config = load_config({"url": server.url(), "statement_timeout_seconds": 2.5, "concurrency": 3})
+    source = SqlSource(config)
+    try:
+        reflector = source._open()
+        assert isinstance(reflector, MySQLReflector)
+        with reflector.engine.connect() as conn:
+            version = str(conn.exec_driver_sql("SELECT VERSION()").scalar())
+            if "mariadb" in version.lower():
+                timeout = float(conn.exec_driver_sql("SELECT @@max_statement_time").scalar())
+            else:
+                timeout = int(conn.exec_driver_sql("SELECT @@max_execution_time").scalar()) / 1000
+        pool = reflector.engine.pool
+        assert isinstance(pool, sa.pool.QueuePool)
+        assert (pool.size(), pool._max_overflow) == (3, 0)
+    finally:
+        source.close()
+    assert timeout == 2.5
+
+
+def test_concurrency_3_reads_exactly_what_concurrency_1_reads(
+    server: Server, tmp_path: Path
+) -> None:
+    extra = [f"{server.main}_c", f"{server.main}_d"]
+    try:
+        for name in extra:
+            server.execute(
+                f"CREATE DATABASE `{name}`",
+                f"CREATE TABLE `{name}`.facts (id INT PRIMARY KEY, customer_id INT,"
+                f" CONSTRAINT fk_{name[-1]} FOREIGN KEY (customer_id)"
+                f" REFERENCES `{server.main}`.customers (id))",
+                f"CREATE VIEW `{name}`.emails AS SELECT f.id, c.email FROM `{name}`.facts f"
+                f" JOIN `{server.main}`.customers c ON c.id = f.customer_id",
+            )
+        include = {"schemas": [f"^{server.main}(_[bcd])?$"]}
+        snapshots = {}
+        for concurrency in (1, 3):
+            deployment = Deployment(tmp_path / f"c{concurrency}", server, server.url())
+            result = deployment.run(source={"include": include, "concurrency": concurrency})
+            assert result.status == "succeeded", result.error
+            snapshots[concurrency] = deployment.snapshot()
+    finally:
+        server.execute(*(f"DROP DATABASE IF EXISTS `{name}`" for name in extra))
+    assert len(snapshots[3]["databaseSchema"]) == 4
+    assert len(snapshots[3]["table"]) == len(MAIN_TABLES) + len(OTHER_TABLES) + 4
+    assert snapshots[3] == snapshots[1]
+
+
+def test_page_size_7_reads_exactly_what_the_default_page_size_reads(
+    server: Server, tmp_path: Path
+) -> None:
+    statements = []
+    for i in range(30):
+        parent = f", parent INT, FOREIGN KEY (parent) REFERENCES w{i - 1:02d} (id)" if i else ""
+        statements.append(
+            f"CREATE TABLE w{i:02d} (id INT PRIMARY KEY, note JSON{parent}) COMMENT 'wide {i}'"
+        )
+    statements.append("CREATE VIEW w_view AS SELECT a.id FROM w00 a JOIN w29 b ON b.id = a.id")
+    server.execute(f"USE `{server.main}`", *statements)
+    snapshots = {}
+    for page_size in (None, 7):
+        deployment = Deployment(tmp_path / f"page_{page_size}", server, server.url())
+        options = {} if page_size is None else {"page_size": page_size}
+        result = deployment.run(source=options)
+        assert result.status == "succeeded", result.error
+        snapshots[page_size] = deployment.snapshot()
+    tables = snapshots[7]["table"]
+    assert len(tables) == len(MAIN_TABLES) + len(OTHER_TABLES) + 31
+    w05 = tables[f"{SERVICE}.{server.main}.{server.main}.w05"]
+    assert w05["description"] == "wide 5"
+    assert [(c["name"], c["dataType"]) for c in w05["columns"]] == [
+        ("id", "INT"),
+        ("note", "JSON"),
+        ("parent", "INT"),
+    ]
+    assert snapshots[7] == snapshots[None]
+    reflector = MySQLReflector(sa.create_engine(server.url()), page_size=7)
+    try:
+        names = [t.name for t in reflector.tables(server.main, lambda n: n.startswith("w"))]
+    finally:
+        reflector.close()
+    assert names == [f"w{i:02d}" for i in range(30)] + ["w_view"]

@@ -6,6 +6,9 @@ database and reads it as a read-only login role, the way a deployment would.
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +21,15 @@ import sqlalchemy as sa
 import yaml
 from structlog.testing import capture_logs
 
+from connectors.sql.config import load_config
 from connectors.sql.reflect import open_reflector
 from connectors.sql.reflect import postgres as pg_reflect
+from connectors.sql.source import SqlSource
 from state.store import StateStore
 from syncer import config as configs
 from syncer.workflow import RunResult, Workflow
 from tests.integration.connectors.conftest import PgDatabase
+from tests.support.workspace import REPO, SYNCER
 
 PASSWORD_ENV = "SYNCER_TEST_PG_PASSWORD"
 
@@ -118,6 +124,31 @@ class Deployment:
             f"SELECT fqn, payload FROM current_entities WHERE entity_type = '{entity_type}'"
         )
         return {fqn: orjson.loads(payload) for fqn, payload in rows}
+
+    def configure(self, **options: Any) -> None:
+        """Set options of the source's config in the workflow file."""
+        spec = yaml.safe_load(self.config_path.read_text())
+        spec["source"]["config"].update(options)
+        self.config_path.write_text(yaml.safe_dump(spec))
+
+    def test_connection(self) -> subprocess.CompletedProcess[str]:
+        """`syncer test-connection` on the workflow file, as a user runs it."""
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        return subprocess.run(
+            [str(SYNCER), "test-connection", str(self.config_path)],
+            cwd=self.config_path.parent,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every entity's payload by type, and the order in which the changes were logged."""
+        types = ("databaseService", "database", "databaseSchema", "table", "lineage")
+        order = [fqn for (fqn,) in self.query("SELECT fqn FROM change_log ORDER BY seq")]
+        return {"order": order, **{t: self.payloads(t) for t in types}}
 
     def changes(self, run_id: int) -> list[tuple[Any, ...]]:
         return self.query(
@@ -385,10 +416,10 @@ def test_an_unreachable_server_or_missing_database_fails_in_one_line_without_the
 
 
 def test_a_statement_timeout_fails_the_schema_and_deletes_nothing(
-    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+    deployment: Deployment,
 ) -> None:
     first = deployment.run()
-    monkeypatch.setattr(pg_reflect, "STATEMENT_TIMEOUT_SECONDS", 0.5)
+    deployment.configure(statement_timeout_seconds=0.5)
     # pg_get_viewdef locks the view it prints: a session holding it makes reflection wait.
     dsn = f"host=127.0.0.1 port=5432 user=postgres dbname={deployment.db.name}"
     with psycopg.connect(dsn) as locker:
@@ -423,3 +454,154 @@ def test_every_connection_is_bounded_and_read_only(pg_database: PgDatabase) -> N
     finally:
         reflector.close()
     assert tuple(settings) == ("1min", "on", "pg_catalog")
+
+
+# --- test-connection ------------------------------------------------------------------------
+
+
+def _lines(output: str) -> list[str]:
+    return [re.sub(r"\s+", " ", line).strip() for line in output.splitlines()]
+
+
+def test_test_connection_passes_for_a_least_privilege_role(deployment: Deployment) -> None:
+    done = deployment.test_connection()
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = _lines(done.stdout)
+    for schema in ("Odd Schema", "public", "sales"):
+        assert f"ok schema {schema}: USAGE granted" in lines, done.stdout
+    # Informational: ok whether or not the extension is there, saying how to enable it.
+    assert len([line for line in lines if line.startswith("ok pg_stat_statements: ")]) == 1
+    assert "FAIL" not in done.stdout
+    assert deployment.db.password not in done.stdout + done.stderr
+
+
+def test_test_connection_fails_naming_the_revoked_schema_and_its_grant(
+    deployment: Deployment,
+) -> None:
+    role = deployment.db.role
+    deployment.db.execute(f"REVOKE USAGE ON SCHEMA sales FROM {role}")
+    done = deployment.test_connection()
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = _lines(done.stdout)
+    assert (
+        f"FAIL schema sales: role {role} lacks USAGE: GRANT USAGE ON SCHEMA sales TO {role}"
+        in lines
+    ), done.stdout
+    assert "ok schema public: USAGE granted" in lines
+    assert [line for line in lines if line.startswith("FAIL")] == [
+        f"FAIL schema sales: role {role} lacks USAGE: GRANT USAGE ON SCHEMA sales TO {role}"
+    ]
+    assert deployment.db.password not in done.stdout + done.stderr
+
+
+# --- statement timeout, concurrency and paging --------------------------------------------
+
+
+def test_statement_timeout_seconds_and_concurrency_reach_every_session(
+    pg_database: PgDatabase,
+) -> None:
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_database.name}"
+    config = load_config({"url": url, "statement_timeout_seconds": 2.5, "concurrency": 3})
+    source = SqlSource(config)
+    try:
+        reflector = source._open()
+        assert isinstance(reflector, pg_reflect.PostgresReflector)
+        with reflector.engine.connect() as conn:
+            timeout = conn.exec_driver_sql("SHOW statement_timeout").scalar()
+        pool = reflector.engine.pool
+        assert isinstance(pool, sa.pool.QueuePool)
+        assert (pool.size(), pool._max_overflow) == (3, 0)
+    finally:
+        source.close()
+    assert timeout == "2500ms"
+
+
+MORE_SCHEMAS = """
+CREATE SCHEMA s1;
+CREATE SCHEMA s2;
+CREATE SCHEMA s3;
+CREATE SCHEMA s4;
+CREATE TABLE s4.base (id integer PRIMARY KEY, label text);
+CREATE TABLE s1.facts (id integer PRIMARY KEY, base_id integer REFERENCES s4.base (id));
+CREATE VIEW s1.labelled AS SELECT f.id, b.label FROM s1.facts f JOIN s4.base b ON b.id = f.base_id;
+CREATE TABLE s2.events (id integer, at date);
+CREATE VIEW s2.recent AS SELECT id FROM s2.events WHERE at > '2024-01-01';
+CREATE TABLE s3.empty_one (x integer);
+CREATE VIEW s3.over_sales AS SELECT customer_id FROM sales.orders;
+"""
+
+
+def test_concurrency_3_reads_exactly_what_concurrency_1_reads(
+    pg_database: PgDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pg_database.execute(SCHEMA, MORE_SCHEMAS, _grants(pg_database.role))
+    role = pg_database.role
+    pg_database.execute(
+        f"GRANT USAGE ON SCHEMA s1, s2, s3, s4 TO {role};"
+        f" GRANT SELECT ON ALL TABLES IN SCHEMA s1, s2, s3, s4 TO {role};"
+    )
+    monkeypatch.setenv(PASSWORD_ENV, pg_database.password)
+    snapshots = {}
+    for concurrency in (1, 3):
+        where = tmp_path / f"concurrency_{concurrency}"
+        where.mkdir()
+        deployment = _deployment(pg_database, where, _url(pg_database), foreign=False)
+        deployment.configure(concurrency=concurrency)
+        result = deployment.run()
+        assert result.status == "succeeded", result.error
+        snapshots[concurrency] = deployment.snapshot()
+    assert len(snapshots[3]["databaseSchema"]) == 7
+    assert len(snapshots[3]["lineage"]) >= 6
+    assert snapshots[3] == snapshots[1]
+
+
+def _wide_schema(count: int) -> str:
+    statements = ["CREATE SCHEMA wide;"]
+    for i in range(count):
+        parent = f", parent integer REFERENCES wide.t{i - 1:02d} (id)" if i else ""
+        statements.append(
+            f"CREATE TABLE wide.t{i:02d} (id integer PRIMARY KEY, note text{parent});"
+        )
+        statements.append(f"COMMENT ON TABLE wide.t{i:02d} IS 'table {i}';")
+    statements.append("CREATE VIEW wide.a_view AS SELECT id, note FROM wide.t29;")
+    statements.append(
+        "CREATE VIEW wide.z_view AS SELECT t.id FROM wide.t00 t JOIN wide.t13 u USING (id);"
+    )
+    return "\n".join(statements)
+
+
+def test_page_size_7_reads_exactly_what_the_default_page_size_reads(
+    pg_database: PgDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    role = pg_database.role
+    pg_database.execute(
+        _wide_schema(30),
+        f"GRANT USAGE ON SCHEMA wide TO {role};",
+        f"GRANT SELECT ON ALL TABLES IN SCHEMA wide TO {role};",
+    )
+    monkeypatch.setenv(PASSWORD_ENV, pg_database.password)
+    snapshots = {}
+    for page_size in (None, 7):
+        where = tmp_path / f"page_{page_size}"
+        where.mkdir()
+        deployment = _deployment(pg_database, where, _url(pg_database), foreign=False)
+        if page_size is not None:
+            deployment.configure(page_size=page_size)
+        result = deployment.run()
+        assert result.status == "succeeded", result.error
+        snapshots[page_size] = deployment.snapshot()
+    tables = snapshots[7]["table"]
+    assert len(tables) == 32
+    t05 = tables[f"pg.{pg_database.name}.wide.t05"]
+    assert t05["description"] == "table 5"
+    assert [c["name"] for c in t05["columns"]] == ["id", "note", "parent"]
+    assert len(snapshots[7]["lineage"]) == 3
+    assert snapshots[7] == snapshots[None]
+    # Tables before views, each by name, read across pages in that order.
+    engine = sa.create_engine(f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_database.name}")
+    reflector = pg_reflect.PostgresReflector(engine, page_size=7)
+    try:
+        names = [t.name for t in reflector.tables("wide", lambda _: True)]
+    finally:
+        reflector.close()
+    assert names == [f"t{i:02d}" for i in range(30)] + ["a_view", "z_view"]
