@@ -31,8 +31,8 @@ class SqlConfig(StepConfig):
     exclude: NamePatterns = NamePatterns()
     table_types: list[TableType] | None = None
     view_lineage: bool = True
-    # PostgreSQL only: lineage from the statements pg_stat_statements logged (INSERT … SELECT,
-    # CREATE TABLE … AS, UPDATE … FROM, MERGE), with their literals redacted.
+    # Lineage from the statements the server logged (pg_stat_statements, performance_schema):
+    # INSERT … SELECT, CREATE TABLE … AS, UPDATE … FROM/JOIN, MERGE; literals redacted.
     query_lineage: bool = False
     # Every catalog statement is stopped after this long, so a locked catalog fails one schema
     # instead of hanging the run.

@@ -6,8 +6,8 @@ personal data in its literals, so whatever leaves this module (the statement, an
 column lineage) has every literal replaced by `?` first.
 
 Statements that move data from tables into a table give lineage: `INSERT … SELECT`,
-`CREATE TABLE … AS SELECT`, `UPDATE … FROM` and `MERGE INTO … USING`. Any other statement
-gives none.
+`CREATE TABLE … AS SELECT`, `UPDATE … FROM`, MySQL's `UPDATE … JOIN … SET` and
+`MERGE INTO … USING`. Any other statement gives none.
 """
 
 from __future__ import annotations
@@ -129,6 +129,16 @@ def _statement_lineage(statement: exp.Expr, read: str, schema: str) -> list[Stat
     ):
         table, names = _target(statement.this)
         return [_lineage(table, statement.expression, names, read, schema)]
+    if (
+        isinstance(statement, exp.Update)
+        and isinstance(statement.this, exp.Table)
+        and statement.this.args.get("joins")
+    ):  # MySQL's UPDATE t JOIN s ON … SET t.c = …
+        updated = statement.this.copy()
+        joined = updated.args.get("joins") or []
+        updated.set("joins", None)
+        sets = [p for p in statement.expressions if _sets(p, updated)]
+        return [_assignments(updated, sets, joined, read, schema)]
     if isinstance(statement, exp.Update) and statement.args.get("from_") is not None:
         target = statement.this
         from_ = statement.args["from_"].this.copy()
@@ -150,6 +160,15 @@ def _statement_lineage(statement: exp.Expr, read: str, schema: str) -> list[Stat
         joins = [exp.Join(this=statement.args["using"].copy())]
         return [_assignments(statement.this, pairs, joins, read, schema)]
     return []
+
+
+def _sets(pair: exp.Expr, target: exp.Table) -> bool:
+    """Whether a `SET` pair assigns a column of `target` (a multi-table UPDATE may also set
+    the tables it joins, which are not lineage into `target`)."""
+    if not isinstance(pair, exp.EQ) or not isinstance(pair.this, exp.Column):
+        return False
+    qualifier = pair.this.table
+    return not qualifier or qualifier in (target.alias_or_name, target.name)
 
 
 def _target(node: exp.Expr) -> tuple[exp.Table, list[str] | None]:

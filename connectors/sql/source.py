@@ -68,6 +68,12 @@ Kind = Literal["databases", "schemas", "tables"]
 # Where an unqualified table in a logged statement is looked for: the session's search_path is
 # not logged, and PostgreSQL's default puts `public` first.
 _QUERY_SCHEMA = "public"
+# Dialects whose reflector reads a query log (`query_log()`), and the record named in its error.
+_QUERY_LOG_DIALECTS = {
+    "postgresql": "pg_stat_statements",
+    "mysql": "performance_schema",
+    "mariadb": "performance_schema",
+}
 
 
 class SqlSource(Source):
@@ -87,10 +93,11 @@ class SqlSource(Source):
         self.service_name = config.service_name or self.dialect
         self.database_name = config.database_name or _default_database(self.url)
         self.database_fqn = fqn.build(self.service_name, self.database_name)
-        if config.query_lineage and self.dialect != "postgresql":
+        if config.query_lineage and self.dialect not in _QUERY_LOG_DIALECTS:
             raise ConfigError(
-                f"query_lineage: it reads PostgreSQL's pg_stat_statements, which a {self.dialect}"
-                " database does not have: remove it, or set it to false"
+                "query_lineage: it reads PostgreSQL's pg_stat_statements or MySQL's and"
+                f" MariaDB's performance_schema, which a {self.dialect} database does not have:"
+                " remove it, or set it to false"
             )
         self._reflector = reflector
         # Every schema the database lists, read once per run by `_connect`.
@@ -117,7 +124,7 @@ class SqlSource(Source):
 
     @property
     def _reads_query_log(self) -> bool:
-        return self.config.query_lineage and self.dialect == "postgresql"
+        return self.config.query_lineage and self.dialect in _QUERY_LOG_DIALECTS
 
     def read(self, stream: Stream, since: CursorValue | None) -> Iterator[Either]:
         # Connect before the first record of any stream: a source that cannot be read must
@@ -349,22 +356,27 @@ class SqlSource(Source):
     # --- lineage ---------------------------------------------------------------------------
 
     def _query_lineage(self) -> Iterator[Either]:
-        """Edges from the statements pg_stat_statements logged for this database, each with
-        its statement redacted; run after the tables stream, whose tables it connects."""
+        """Edges from the statements pg_stat_statements (MySQL, MariaDB: performance_schema)
+        logged for this database, each with its statement redacted; run after the tables
+        stream, whose tables it connects."""
+        from connectors.sql.reflect.mysql import MySQLReflector
         from connectors.sql.reflect.postgres import PostgresReflector, QueryLogUnavailable
 
         reflector = self._open()
-        if not isinstance(reflector, PostgresReflector):
+        if not isinstance(reflector, PostgresReflector | MySQLReflector):
             return
         try:
             statements = reflector.query_log()
         except QueryLogUnavailable as err:
             # The stream never deletes, so edges read before stay; the error says how to fix it.
-            yield RecordError(fqn.join(self.database_fqn, "pg_stat_statements"), str(err))
+            log_name = _QUERY_LOG_DIALECTS[self.dialect]
+            yield RecordError(fqn.join(self.database_fqn, log_name), str(err))
             statements = err.partial
         parsed: list[tuple[str, StatementLineage]] = []
         for statement in statements:
-            found = lineage_of(statement.query, self.dialect, _QUERY_SCHEMA)
+            # MySQL logs the database each statement ran in: its unqualified names are there.
+            default_schema = statement.schema or _QUERY_SCHEMA
+            found = lineage_of(statement.query, self.dialect, default_schema)
             if found is None:
                 log.warning(
                     "logged statement not parsed; no lineage from it",

@@ -25,10 +25,16 @@ into a record error, and the engine skips deletions for the run. A user without 
 SHOW DATABASES privilege does not even see such a database listed: MySQL makes that case
 indistinguishable from a dropped database, and only the engine's fail-safe share guards it.
 Grant `SHOW DATABASES` (or read access on `*.*`) to a metadata reader.
+
+Query log. `query_log` reads `performance_schema.events_statements_history_long`, the server's
+ring buffer of its last statements (10,000 by default), with their text, literals included, and
+the database each ran in. The source redacts them before anything is kept. A statement longer
+than `performance_schema_max_sql_text_length` (1024) is truncated there and gives no lineage.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -47,6 +53,7 @@ from connectors.sql.reflect.model import (
     TableKind,
     reflection_order,
 )
+from connectors.sql.reflect.postgres import LoggedStatement, QueryLogUnavailable
 from syncer.errors import SourceError
 
 # Databases that describe the server, not data.
@@ -92,6 +99,42 @@ _JSON_COLUMNS = """
 SELECT TABLE_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS
 WHERE CONSTRAINT_SCHEMA = %s AND TABLE_NAME IN %s AND CHECK_CLAUSE LIKE 'json_valid(%%'
 """
+# Statements the query log keeps for lineage: the rest are not parsed.
+_QUERY_LOG_KEYWORDS = re.compile(r"\b(insert|create|update|replace)\b", re.IGNORECASE)
+# Needed for a statement to reach the history: a statement is only recorded there when it is
+# also recorded as a thread's current statement.
+_CONSUMERS = (
+    "global_instrumentation",
+    "thread_instrumentation",
+    "events_statements_current",
+    "events_statements_history_long",
+)
+_CONSUMERS_SQL = "SELECT NAME, ENABLED FROM performance_schema.setup_consumers WHERE NAME IN %s"
+_QUERY_LOG_SQL = """
+SELECT CURRENT_SCHEMA, DIGEST, SQL_TEXT FROM performance_schema.events_statements_history_long
+WHERE SQL_TEXT IS NOT NULL AND ERRORS = 0
+  AND (CURRENT_SCHEMA IS NULL OR CURRENT_SCHEMA NOT IN %s)
+"""
+
+
+class MySQLQueryLogUnavailable(QueryLogUnavailable):
+    """performance_schema's statement history cannot be read; the message says how to enable
+    it."""
+
+    def __init__(self, problem: str, user: str = "<user>") -> None:
+        self.problem = problem
+        self.partial = []
+        Exception.__init__(
+            self,
+            f"query lineage needs performance_schema's statement history, which cannot be read:"
+            f" {problem}; to enable it, set performance_schema=ON under [mysqld] in my.cnf,"
+            " restart the server, run UPDATE performance_schema.setup_consumers SET"
+            " ENABLED='YES' WHERE NAME LIKE 'events_statements_history%' OR NAME ="
+            " 'events_statements_current' (or, to keep it across restarts, also set"
+            " performance-schema-consumer-events-statements-current=ON and"
+            " performance-schema-consumer-events-statements-history-long=ON under [mysqld]),"
+            f" and GRANT SELECT ON performance_schema.* TO {user}",
+        )
 
 
 class MySQLReflector:
@@ -207,6 +250,52 @@ class MySQLReflector:
                 )
             )
         return checks
+
+    def query_log(self) -> list[LoggedStatement]:
+        """The statements in performance_schema's history that may write a table, one per
+        (database, digest): the same statement with other literals is one entry.
+
+        Raises `QueryLogUnavailable`, saying how to enable it, when performance_schema is off,
+        the history is not kept, or the user may not read it.
+        """
+        user = "<user>"
+        try:
+            with self.engine.connect() as conn:
+                current = str(conn.exec_driver_sql("SELECT CURRENT_USER()").scalar())
+                name, _, host = current.rpartition("@")
+                user = f"'{name}'@'{host}'"
+                if not int(conn.exec_driver_sql("SELECT @@performance_schema").scalar() or 0):
+                    raise MySQLQueryLogUnavailable("performance_schema is OFF", user)
+                enabled = {
+                    str(n): str(e).upper() == "YES"
+                    for n, e in _rows(conn, _CONSUMERS_SQL, _CONSUMERS)
+                }
+                off = [c for c in _CONSUMERS if not enabled.get(c)]
+                if off:
+                    raise MySQLQueryLogUnavailable(f"consumer {', '.join(off)} is disabled", user)
+                rows = _rows(conn, _QUERY_LOG_SQL, SYSTEM_SCHEMAS)
+        except DBAPIError as err:
+            raise MySQLQueryLogUnavailable(_first_line(err.orig or err), user) from err
+        # (database, digest) → [text, calls]; the smallest text, so each run keeps the same one.
+        found: dict[tuple[str | None, str], list[Any]] = {}
+        for schema, digest, text in rows:
+            text = str(text)
+            if not _QUERY_LOG_KEYWORDS.search(text):
+                continue
+            key = (schema, str(digest or hashlib.sha256(text.encode()).hexdigest()))
+            entry = found.setdefault(key, [text, 0])
+            entry[0], entry[1] = min(entry[0], text), entry[1] + 1
+        return [
+            LoggedStatement(
+                int(hashlib.sha256(f"{s}.{d}".encode()).hexdigest()[:15], 16),
+                text,
+                calls,
+                None if s is None else str(s),
+            )
+            for (s, d), (text, calls) in sorted(
+                found.items(), key=lambda i: (i[0][0] or "", i[0][1])
+            )
+        ]
 
     def close(self) -> None:
         event.remove(self.engine, "connect", self._set_statement_timeout)
@@ -375,3 +464,8 @@ def _check_view(table: RawTable) -> None:
             else "the view has no readable columns: it may use a dropped table or column, or"
             " its definer may lack the rights to read them"
         )
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__

@@ -131,11 +131,13 @@ ORDER BY c.relname, con.contype, con.conname
 
 @dataclass(frozen=True, slots=True)
 class LoggedStatement:
-    """One pg_stat_statements entry: its id, its (normalized) text, how often it ran."""
+    """One pg_stat_statements entry: its id, its (normalized) text, how often it ran; and
+    (MySQL's log) the database it ran in, which unqualified names belong to."""
 
     queryid: int
     query: str
     calls: int
+    schema: str | None = None
 
 
 class QueryLogUnavailable(Exception):

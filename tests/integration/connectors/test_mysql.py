@@ -1,4 +1,5 @@
-"""The sql source on a real MariaDB/MySQL server at 127.0.0.1:3306, through the whole workflow.
+"""The sql source on a real MariaDB/MySQL server at 127.0.0.1:3306 (or the throwaway one
+`conftest.mysql_server` starts when nothing answers there), through the whole workflow.
 
 Each test gets two uniquely named databases (the second for cross-database keys and views) and,
 where it needs one, its own user; all are dropped afterwards, even when the test fails.
@@ -27,10 +28,10 @@ from connectors.sql.source import SqlSource
 from state.store import StateStore
 from syncer import config as configs
 from syncer.workflow import RunResult, Workflow
+from tests.integration.connectors.conftest import MySqlServer
 from tests.support.workspace import REPO, SYNCER
 
-HOST, PORT = "127.0.0.1", 3306
-ADMIN_URL = f"mysql+pymysql://root@{HOST}:{PORT}/test"
+HOST = "127.0.0.1"
 SERVICE = "maria"
 
 MAIN_DDL = """
@@ -91,14 +92,6 @@ MAIN_TABLES = [
 OTHER_TABLES = ["payments", "customer_payments"]
 
 
-def _server_answers() -> bool:
-    try:
-        socket.create_connection((HOST, PORT), timeout=2).close()
-    except OSError:
-        return False
-    return True
-
-
 def _statements(ddl: str) -> list[str]:
     return [s.strip() for s in ddl.split(";") if s.strip()]
 
@@ -110,6 +103,7 @@ class Server:
     admin: sa.Engine
     main: str
     other: str
+    port: int
     users: list[str] = field(default_factory=list)
 
     def execute(self, *statements: str) -> None:
@@ -119,7 +113,7 @@ class Server:
                 con.exec_driver_sql(statement.replace("%", "%%"))
 
     def url(self, credentials: str = "root") -> str:
-        return f"mysql+pymysql://{credentials}@{HOST}:{PORT}/{self.main}"
+        return f"mysql+pymysql://{credentials}@{HOST}:{self.port}/{self.main}"
 
     def create_user(self, password: str) -> str:
         name = f"syncer_ro_{uuid.uuid4().hex[:8]}"
@@ -129,14 +123,10 @@ class Server:
 
 
 @pytest.fixture
-def server() -> Iterator[Server]:
-    if not _server_answers():
-        pytest.skip(
-            "MariaDB/MySQL is not running on 127.0.0.1:3306: start it,"
-            " or apt-get install mariadb-server"
-        )
+def server(mysql_server: MySqlServer) -> Iterator[Server]:
     main = f"syncer_test_{uuid.uuid4().hex[:8]}"
-    srv = Server(sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT"), main, f"{main}_b")
+    admin = sa.create_engine(mysql_server.url(), isolation_level="AUTOCOMMIT")
+    srv = Server(admin, main, f"{main}_b", mysql_server.port)
     try:
         srv.execute(f"CREATE DATABASE `{srv.main}`", f"CREATE DATABASE `{srv.other}`")
         srv.execute(f"USE `{srv.main}`", *_statements(MAIN_DDL))
@@ -514,7 +504,7 @@ def test_an_unreachable_port_fails_the_run_in_one_line(deployment: Deployment) -
 
 def test_a_missing_database_fails_the_run_in_one_line(deployment: Deployment) -> None:
     missing = f"syncer_missing_{uuid.uuid4().hex[:8]}"
-    result = deployment.run(f"mysql+pymysql://root@{HOST}:{PORT}/{missing}")
+    result = deployment.run(f"mysql+pymysql://root@{HOST}:{deployment.server.port}/{missing}")
     _assert_one_line_failure(deployment, result, missing, "Unknown database")
 
 

@@ -158,7 +158,7 @@ class Deployment:
 
 
 def _has_fdw(db: PgDatabase) -> bool:
-    with psycopg.connect(f"host=127.0.0.1 port=5432 user=postgres dbname={db.name}") as conn:
+    with psycopg.connect(f"host=127.0.0.1 port={db.port} user=postgres dbname={db.name}") as conn:
         found = conn.execute(
             "SELECT 1 FROM pg_available_extensions WHERE name = 'postgres_fdw'"
         ).fetchone()
@@ -179,9 +179,9 @@ def _deployment(db: PgDatabase, tmp_path: Path, url: str, foreign: bool) -> Depl
     return Deployment(db, config_path, state_path, jsonl_path, foreign)
 
 
-def _url(db: PgDatabase, port: int = 5432, database: str | None = None) -> str:
+def _url(db: PgDatabase, port: int | None = None, database: str | None = None) -> str:
     return (
-        f"postgresql+psycopg://{db.role}:${{env:{PASSWORD_ENV}}}@127.0.0.1:{port}/"
+        f"postgresql+psycopg://{db.role}:${{env:{PASSWORD_ENV}}}@127.0.0.1:{port or db.port}/"
         f"{database or db.name}"
     )
 
@@ -421,7 +421,7 @@ def test_a_statement_timeout_fails_the_schema_and_deletes_nothing(
     first = deployment.run()
     deployment.configure(statement_timeout_seconds=0.5)
     # pg_get_viewdef locks the view it prints: a session holding it makes reflection wait.
-    dsn = f"host=127.0.0.1 port=5432 user=postgres dbname={deployment.db.name}"
+    dsn = f"host=127.0.0.1 port={deployment.db.port} user=postgres dbname={deployment.db.name}"
     with psycopg.connect(dsn) as locker:
         locker.execute("LOCK TABLE sales.order_totals IN ACCESS EXCLUSIVE MODE")
         with capture_logs() as logs:
@@ -440,7 +440,9 @@ def test_a_statement_timeout_fails_the_schema_and_deletes_nothing(
 
 
 def test_every_connection_is_bounded_and_read_only(pg_database: PgDatabase) -> None:
-    url = sa.engine.make_url(f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_database.name}")
+    url = sa.engine.make_url(
+        f"postgresql+psycopg://postgres@127.0.0.1:{pg_database.port}/{pg_database.name}"
+    )
     reflector = open_reflector(url)
     assert isinstance(reflector, pg_reflect.PostgresReflector)
     try:
@@ -500,7 +502,7 @@ def test_test_connection_fails_naming_the_revoked_schema_and_its_grant(
 def test_statement_timeout_seconds_and_concurrency_reach_every_session(
     pg_database: PgDatabase,
 ) -> None:
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_database.name}"
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{pg_database.port}/{pg_database.name}"
     config = load_config({"url": url, "statement_timeout_seconds": 2.5, "concurrency": 3})
     source = SqlSource(config)
     try:
@@ -598,7 +600,9 @@ def test_page_size_7_reads_exactly_what_the_default_page_size_reads(
     assert len(snapshots[7]["lineage"]) == 3
     assert snapshots[7] == snapshots[None]
     # Tables before views, each by name, read across pages in that order.
-    engine = sa.create_engine(f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_database.name}")
+    engine = sa.create_engine(
+        f"postgresql+psycopg://postgres@127.0.0.1:{pg_database.port}/{pg_database.name}"
+    )
     reflector = pg_reflect.PostgresReflector(engine, page_size=7)
     try:
         names = [t.name for t in reflector.tables("wide", lambda _: True)]

@@ -1,32 +1,23 @@
 """Query-log lineage on real PostgreSQL servers, through the whole workflow.
 
 pg_stat_statements must be preloaded, which the shared server on 5432 is not (and must not be
-reconfigured), so a throwaway server is started for this module, as an unprivileged user when
-the tests run as root (PostgreSQL refuses to run as root). The shared server shows what a user
-without the extension sees.
+reconfigured), so a throwaway server is started for this module (`conftest.start_postgres`), as an
+unprivileged user when the tests run as root (PostgreSQL refuses to run as root). The shared
+server (or its throwaway stand-in) shows what a user without the extension sees.
 """
 
 from __future__ import annotations
 
-import glob
 import json
-import os
-import pwd
-import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 import yaml
 from structlog.testing import capture_logs
 
-from tests.integration.connectors.conftest import PgDatabase
+from tests.integration.connectors.conftest import PgDatabase, PgServer, start_postgres
 from tests.integration.connectors.test_postgres import Deployment
 
 SETUP = """
@@ -54,71 +45,10 @@ STATEMENTS = [
 LITERALS = ["11.25", "@vip.example", "50.5", "gold", "silver", "new@example.com"]
 
 
-@dataclass(frozen=True)
-class Server:
-    port: int
-    socket_dir: str
-
-    def dsn(self, database: str) -> str:
-        return f"host=127.0.0.1 port={self.port} user=postgres dbname={database} connect_timeout=5"
-
-    def execute(self, database: str, *statements: str) -> None:
-        with psycopg.connect(self.dsn(database), autocommit=True) as conn:
-            for statement in statements:
-                conn.execute(statement.encode())
-
-
-def _binaries() -> Path | None:
-    found = shutil.which("initdb")
-    if found:
-        return Path(found).parent
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    return Path(candidates[-1]).parent if candidates else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="session")
-def pg_querylog_server() -> Iterator[Server]:
-    bindir = _binaries()
-    if bindir is None:
-        pytest.skip("PostgreSQL binaries not found: apt-get install postgresql")
-    root = Path(tempfile.mkdtemp(prefix="syncer-pgss-"))
-    data, sockets = root / "data", root / "sockets"
-    sockets.mkdir()
-    run_as: list[str] = []
-    if os.geteuid() == 0:
-        user = pwd.getpwnam("nobody")
-        for path in (root, sockets):
-            os.chown(path, user.pw_uid, user.pw_gid)
-        run_as = ["runuser", "-u", "nobody", "--"]
-    port = _free_port()
-
-    def run(*args: str) -> None:
-        subprocess.run([*run_as, *args], cwd=root, check=True, capture_output=True, timeout=60)
-
-    run(str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "--no-sync")
-    options = (
-        f"-p {port} -c listen_addresses=127.0.0.1 -k {sockets}"
-        " -c shared_preload_libraries=pg_stat_statements -c fsync=off"
-    )
-    pg_ctl = str(bindir / "pg_ctl")
-    run(pg_ctl, "-D", str(data), "-o", options, "-l", str(root / "server.log"), "-w", "start")
-    try:
-        yield Server(port, str(sockets))
-    finally:
-        subprocess.run(
-            [*run_as, pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"],
-            cwd=root,
-            capture_output=True,
-            timeout=60,
-        )
-        shutil.rmtree(root, ignore_errors=True)
+def pg_querylog_server() -> Iterator[PgServer]:
+    with start_postgres("shared_preload_libraries=pg_stat_statements") as server:
+        yield server
 
 
 def _deployment(tmp_path: Path, database: str, port: int) -> Deployment:
@@ -130,12 +60,12 @@ def _deployment(tmp_path: Path, database: str, port: int) -> Deployment:
     spec = {"workflow": "pg", "source": source, "sinks": sinks, "state": {"path": str(state_path)}}
     config_path.write_text(yaml.safe_dump(spec))
     return Deployment(
-        PgDatabase(database, "postgres", ""), config_path, state_path, jsonl_path, False
+        PgDatabase(database, "postgres", "", port), config_path, state_path, jsonl_path, False
     )
 
 
 @pytest.fixture
-def logged(pg_querylog_server: Server, tmp_path: Path) -> Iterator[Deployment]:
+def logged(pg_querylog_server: PgServer, tmp_path: Path) -> Iterator[Deployment]:
     """A fresh database on the throwaway server whose log holds exactly `STATEMENTS`."""
     server = pg_querylog_server
     name = f"qlog_{tmp_path.name[-20:].lower().replace('-', '_')}"
@@ -190,7 +120,7 @@ def test_a_second_run_sends_nothing(logged: Deployment) -> None:
 
 
 def test_a_log_that_ages_out_or_goes_away_deletes_no_edge(
-    logged: Deployment, pg_querylog_server: Server
+    logged: Deployment, pg_querylog_server: PgServer
 ) -> None:
     first = logged.run()
     pg_querylog_server.execute(logged.db.name, "SELECT pg_stat_statements_reset()")
@@ -211,7 +141,7 @@ def test_without_the_extension_the_run_says_how_to_enable_it_and_deletes_nothing
     pg_database: PgDatabase, tmp_path: Path
 ) -> None:
     pg_database.execute("CREATE TABLE public.t (id integer)")
-    deployment = _deployment(tmp_path, pg_database.name, 5432)
+    deployment = _deployment(tmp_path, pg_database.name, pg_database.port)
     with capture_logs() as logs:
         result = deployment.run()
     assert result.status == "partial"
