@@ -79,6 +79,7 @@ def change(url: str, tables: int, percent: float) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.postgres", description=__doc__)
     parser.add_argument("--tables", type=int, default=10_000)
+    parser.add_argument("--memory-limit", default="256MB", help="state.memory_limit")
     args = parser.parse_args(argv)
     try:
         socket.create_connection(("127.0.0.1", 5432), timeout=2).close()
@@ -105,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                         "config": {"url": f"{SERVER}/{name}", "service_name": "pg"},
                     },
                     "sinks": [{"type": "duckdb"}],
-                    "state": {"path": str(state)},
+                    "state": {"path": str(state), "memory_limit": args.memory_limit},
                 }
             )
         )

@@ -122,7 +122,9 @@ class StateStore:
     # --- opening --------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: Path | str, *, read_only: bool = False) -> StateStore:
+    def open(
+        cls, path: Path | str, *, read_only: bool = False, memory_limit: str | None = None
+    ) -> StateStore:
         where = str(path)
         if where != MEMORY:
             if read_only and not Path(where).exists():
@@ -138,7 +140,8 @@ class StateStore:
                         "point --state or state.path somewhere writable"
                     ) from None
         try:
-            connection = duckdb.connect(where, read_only=read_only, config=_SETTINGS)
+            settings = {**_SETTINGS, **({"memory_limit": memory_limit} if memory_limit else {})}
+            connection = duckdb.connect(where, read_only=read_only, config=settings)
         except duckdb.IOException as exc:
             raise _open_error(where, exc) from None
         except duckdb.Error as exc:

@@ -120,7 +120,7 @@ def run(
 ) -> None:
     """Sync CONFIG: extract, diff, commit, deliver to every sink."""
     loaded = _load(config_path, state_path, fail_safe)
-    store = StateStore.open(loaded.state_path)
+    store = StateStore.open(loaded.state_path, memory_limit=loaded.spec.state.memory_limit)
     try:
         with _progress() as progress:
             result = Workflow(loaded, store, full_refresh=full_refresh, progress=progress).run()
@@ -145,7 +145,11 @@ def plan(
     """Show what a run of CONFIG would create, update and delete; writes nothing."""
     loaded = _load(config_path, state_path, fail_safe)
     path = loaded.state_path
-    store = StateStore.open(path if path.exists() else ":memory:", read_only=path.exists())
+    store = StateStore.open(
+        path if path.exists() else ":memory:",
+        read_only=path.exists(),
+        memory_limit=loaded.spec.state.memory_limit,
+    )
     try:
         result = Workflow(loaded, store, full_refresh=full_refresh, dry_run=True).run()
     finally:

@@ -37,6 +37,8 @@ class SinkSpec(StepSpec):
 
 class StateSpec(_Strict):
     path: Path = DEFAULT_STATE_PATH
+    # DuckDB's cache for the state; beyond it DuckDB spills to disk. Lower it on small boxes.
+    memory_limit: str = Field(default="256MB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$")
 
 
 class DeletionSpec(_Strict):
