@@ -29,7 +29,7 @@ class DeliveryReport:
 
 
 def deliver(
-    store: StateStore, workflow: str, sinks: list[tuple[str, Sink]], batch_size: int = 10_000
+    store: StateStore, workflow: str, sinks: list[tuple[str, Sink]], batch_size: int = 2_000
 ) -> list[DeliveryReport]:
     return [_deliver_one(store, workflow, name, sink, batch_size) for name, sink in sinks]
 
