@@ -186,12 +186,12 @@ class SqlSource(Source):
 
     def test_connection(self) -> ConnectionReport:
         reflector = self._open()  # a bad URL or a missing file raises with what to fix
-        checks = [("connect", True, self.url.render_as_string(hide_password=True))]
+        url = self.url.render_as_string(hide_password=True)
         try:
-            schemas = reflector.schemas()
+            schemas = reflector.schemas()  # the first statement: it connects and logs in
         except Exception as err:
-            checks.append(("list schemas", False, _first_line(err)))
-            return ConnectionReport(ok=False, checks=checks)
+            return ConnectionReport(ok=False, checks=[("connect", False, self._unreadable(err))])
+        checks = [("connect", True, url)]
         kept = [s for s in schemas if self._keeps_schema(s)]
         detail = f"{len(schemas)} visible, {len(kept)} kept by the filters: {', '.join(kept)}"
         checks.append(("list schemas", True, detail))
@@ -246,8 +246,14 @@ class SqlSource(Source):
                 f"{self.dialect} file {self.url.database} cannot be read as a {self.dialect}"
                 f" database ({_first_line(err)}): fix url {where}"
             )
+        reason = _first_line(err)
+        if any(marker in reason for marker in _AUTH_FAILED):
+            return (
+                f"cannot list the schemas of {where}: {reason}; check the user name and"
+                " password given in url (directly or through ${env:...})"
+            )
         return (
-            f"cannot list the schemas of {where}: {_first_line(err)}; check that the"
+            f"cannot list the schemas of {where}: {reason}; check that the"
             " database is reachable and the user may read its catalog"
         )
 
@@ -517,6 +523,10 @@ def _default_database(url: URL) -> str:
     if url.get_backend_name() in FILE_DIALECTS and url.database:
         return Path(url.database).stem
     return url.database or url.get_backend_name()
+
+
+# PostgreSQL's words for a rejected login, whose fix is the credentials, not the network.
+_AUTH_FAILED = ("password authentication failed", "no password supplied")
 
 
 def _first_line(err: BaseException) -> str:
