@@ -34,6 +34,9 @@ class SqlConfig(StepConfig):
     # Lineage from the statements the server logged (pg_stat_statements, performance_schema):
     # INSERT … SELECT, CREATE TABLE … AS, UPDATE … FROM/JOIN, MERGE; literals redacted.
     query_lineage: bool = False
+    # PostgreSQL: read every database of the server that `include.databases`/`exclude.databases`
+    # keep, each under its own name; the URL's database is only the one connected to first.
+    all_databases: bool = False
     # Every catalog statement is stopped after this long, so a locked catalog fails one schema
     # instead of hanging the run.
     statement_timeout_seconds: float = Field(default=60, gt=0)

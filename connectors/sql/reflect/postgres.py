@@ -66,6 +66,11 @@ _PAGE = "c.oid = ANY(CAST(:oids AS oid[]))"
 
 _RELATIONS_SQL = f"SELECT c.oid, c.relname, c.relkind FROM pg_class c WHERE {_RELATIONS}"
 
+# The databases a role may try to connect to: templates and those refusing connections left out.
+_DATABASES_SQL = """
+SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname
+"""
+
 _SCHEMAS_SQL = f"SELECT n.nspname FROM pg_namespace n WHERE NOT {_SYSTEM} ORDER BY n.nspname"
 
 _SCHEMA_SQL = """
@@ -190,6 +195,11 @@ class PostgresReflector:
         self.page_size = max(1, page_size)
         sa.event.listen(engine, "do_connect", _connect_timeout)
         sa.event.listen(engine, "connect", self._setup)
+
+    def databases(self) -> list[str]:
+        """Every database of the server that accepts connections, templates left out; listed
+        from the catalog, whether or not the login role may connect to it."""
+        return [str(name) for (name,) in self._query(_DATABASES_SQL)]
 
     def schemas(self) -> list[str]:
         return [str(name) for (name,) in self._query(_SCHEMAS_SQL)]

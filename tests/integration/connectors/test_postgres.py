@@ -27,8 +27,9 @@ from connectors.sql.reflect import postgres as pg_reflect
 from connectors.sql.source import SqlSource
 from state.store import StateStore
 from syncer import config as configs
+from syncer.errors import ConfigError
 from syncer.workflow import RunResult, Workflow
-from tests.integration.connectors.conftest import PgDatabase
+from tests.integration.connectors.conftest import PgDatabase, PgServer
 from tests.support.workspace import REPO, SYNCER
 
 PASSWORD_ENV = "SYNCER_TEST_PG_PASSWORD"
@@ -609,3 +610,154 @@ def test_page_size_7_reads_exactly_what_the_default_page_size_reads(
     finally:
         reflector.close()
     assert names == [f"t{i:02d}" for i in range(30)] + ["a_view", "z_view"]
+
+
+# --- all_databases ------------------------------------------------------------------------
+
+
+# The same schema, tables and view in each database; the column `only_<key>` is in one
+# database's tables alone, so view lineage resolved against another database's tables loses it.
+def _same_named(key: str, role: str) -> str:
+    return f"""
+CREATE SCHEMA shop;
+CREATE TABLE shop.orders (id integer PRIMARY KEY, amount numeric(10, 2), only_{key} text);
+CREATE TABLE shop.notes (id integer);
+CREATE VIEW shop.big AS SELECT id, amount, only_{key} FROM shop.orders WHERE amount > 100;
+GRANT USAGE ON SCHEMA shop TO {role};
+GRANT SELECT ON ALL TABLES IN SCHEMA shop TO {role};
+"""
+
+
+@dataclass
+class Server:
+    """Databases `<first>_a`, `_b`, `_c` and `_skip` (left out by `exclude.databases`) next to
+    the fixture's own database, which the URL names and the filters leave out."""
+
+    deployment: Deployment
+    databases: dict[str, str]  # key → database name
+
+    def fqn(self, key: str, *parts: str) -> str:
+        return ".".join(["pg", self.databases[key], *parts])
+
+    def execute(self, key: str, *statements: str) -> None:
+        PgServer(self.deployment.db.port).execute(self.databases[key], *statements)
+
+
+@pytest.fixture
+def server(
+    pg_database: PgDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Server]:
+    admin = PgServer(pg_database.port)
+    databases = {key: f"{pg_database.name}_{key}" for key in ("a", "b", "c", "skip")}
+    try:
+        for key, name in databases.items():
+            admin.execute("postgres", f'CREATE DATABASE "{name}"')
+            admin.execute(name, _same_named(key, pg_database.role))
+        monkeypatch.setenv(PASSWORD_ENV, pg_database.password)
+        deployment = _deployment(pg_database, tmp_path, _url(pg_database), foreign=False)
+        deployment.configure(
+            all_databases=True,
+            include={"databases": [f"^{re.escape(pg_database.name)}_"]},
+            exclude={"databases": ["_skip$"]},
+        )
+        yield Server(deployment, databases)
+    finally:
+        for name in databases.values():
+            admin.execute("postgres", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _edges(deployment: Deployment) -> dict[tuple[str, str], dict[str, list[str]]]:
+    return {
+        (p["fromEntity"]["fullyQualifiedName"], p["toEntity"]["fullyQualifiedName"]): {
+            c["toColumn"].rsplit(".", 1)[-1]: sorted(c["fromColumns"])
+            for c in p.get("columnsLineage") or []
+        }
+        for p in deployment.payloads("lineage").values()
+    }
+
+
+def test_all_databases_reads_each_kept_database_under_its_own_fqns(server: Server) -> None:
+    deployment = server.deployment
+    result = deployment.run()
+    assert result.status == "succeeded", result.error
+    kept = ("a", "b", "c")
+    assert set(deployment.payloads("database")) == {server.fqn(k) for k in kept}
+    assert set(deployment.payloads("databaseSchema")) == {
+        server.fqn(k, s) for k in kept for s in ("public", "shop")
+    }
+    tables = deployment.payloads("table")
+    names = ("orders", "notes", "big")
+    assert set(tables) == {server.fqn(k, "shop", t) for k in kept for t in names}
+    for key in kept:
+        orders = tables[server.fqn(key, "shop", "orders")]
+        assert [c["name"] for c in orders["columns"]] == ["id", "amount", f"only_{key}"]
+    everything = [fqn for (fqn,) in deployment.query("SELECT fqn FROM current_entities")]
+    assert not [fqn for fqn in everything if server.databases["skip"] in fqn]
+    assert not [fqn for fqn in everything if fqn.startswith(f"pg.{deployment.db.name}.")]
+    # Each view's lineage stays within its database, every column included.
+    expected = {}
+    for key in kept:
+        orders, big = server.fqn(key, "shop", "orders"), server.fqn(key, "shop", "big")
+        expected[(orders, big)] = {c: [f"{orders}.{c}"] for c in ("id", "amount", f"only_{key}")}
+    assert _edges(deployment) == expected
+
+
+def test_all_databases_rerun_sends_nothing_and_a_drop_deletes_only_its_table(
+    server: Server,
+) -> None:
+    deployment = server.deployment
+    deployment.run()
+    lines = deployment.jsonl_path.read_bytes()
+    again = deployment.run()
+    assert again.status == "succeeded", again.error
+    assert again.counters.changed == 0
+    assert deployment.jsonl_path.read_bytes() == lines
+    server.execute("b", "DROP TABLE shop.notes")
+    result = deployment.run()
+    assert result.status == "succeeded", result.error
+    assert deployment.changes(result.run_id) == [
+        (server.fqn("b", "shop", "notes"), "table", "deleted", [])
+    ]
+    assert server.fqn("a", "shop", "notes") in deployment.payloads("table")
+
+
+def test_all_databases_a_database_without_connect_warns_and_deletes_nothing(
+    server: Server,
+) -> None:
+    deployment = server.deployment
+    first = deployment.run()
+    assert first.status == "succeeded", first.error
+    role, revoked = deployment.db.role, server.databases["c"]
+    server.execute("a", f'REVOKE CONNECT ON DATABASE "{revoked}" FROM PUBLIC, {role}')
+    with capture_logs() as logs:
+        result = deployment.run()
+    assert result.status == "partial"
+    assert result.counters.deleted == 0
+    assert any(w.startswith("stream tables: deletions skipped") for w in result.warnings)
+    failed = [e for e in logs if e["event"] == "record failed"]
+    assert {e["stream"] for e in failed} == {"databases", "schemas", "tables"}
+    assert {e["record"] for e in failed} == {server.fqn("c")}
+    assert all("permission denied for database" in e["reason"] for e in failed)
+    assert all(deployment.db.password not in e["reason"] for e in failed)
+    live = deployment.query("SELECT count(*) FROM current_entities")
+    assert live[0][0] == first.counters.created
+    assert deployment.query("SELECT count(*) FROM change_log WHERE kind = 'deleted'") == [(0,)]
+
+    done = deployment.test_connection()
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = _lines(done.stdout)
+    for key in ("a", "b"):
+        name = server.databases[key]
+        assert any(line.startswith(f"ok database {name}: ") for line in lines), done.stdout
+        assert f"ok {name}: schema shop: USAGE granted" in lines, done.stdout
+    [failing] = [line for line in lines if line.startswith("FAIL")]
+    assert failing.startswith(f"FAIL database {revoked}: ")
+    assert "permission denied for database" in failing
+    assert server.databases["skip"] not in done.stdout
+    assert deployment.db.password not in done.stdout + done.stderr
+
+
+def test_all_databases_is_refused_for_other_dialects(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.sqlite'}"
+    with pytest.raises(ConfigError, match="all_databases"):
+        SqlSource(load_config({"url": url, "all_databases": True}))
