@@ -603,10 +603,13 @@ def scanning(connection: duckdb.DuckDBPyConnection, name: str, table: pa.Table) 
 
 def interrupted(exc: BaseException) -> bool:
     """Whether `exc` is Ctrl-C: DuckDB catches SIGINT during a query and raises its own error
-    (an InterruptException, or a RuntimeError from its Arrow path) instead of KeyboardInterrupt."""
-    return isinstance(exc, KeyboardInterrupt | duckdb.InterruptException) or (
-        isinstance(exc, RuntimeError) and str(exc) == "Query interrupted"
-    )
+    (an InterruptException, a RuntimeError from its Arrow path, or a wrapped KeyboardInterrupt)."""
+    if isinstance(exc, KeyboardInterrupt | duckdb.InterruptException):
+        return True
+    if isinstance(exc, RuntimeError) and str(exc) == "Query interrupted":
+        return True
+    # A KeyboardInterrupt raised while DuckDB scans a registered Arrow table comes back wrapped.
+    return isinstance(exc, duckdb.Error) and "KeyboardInterrupt" in str(exc)
 
 
 def _open_error(where: str, exc: duckdb.IOException) -> StateError:
