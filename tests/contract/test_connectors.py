@@ -22,10 +22,10 @@ import sqlalchemy as sa
 import yaml
 
 from state.store import StateStore
-from syncer import config as configs
 from syncer import fqn
 from syncer.models import ENTITY_TYPES
-from syncer.workflow import RunResult, Workflow
+from syncer.workflow import RunResult
+from tests.support.runs import query_state, run_workflow
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -141,19 +141,10 @@ class Synced:
         self.first = self.run()
 
     def run(self) -> RunResult:
-        loaded = configs.load(self.config_path)
-        store = StateStore.open(self.state_path)
-        try:
-            return Workflow(loaded, store).run()
-        finally:
-            store.close()
+        return run_workflow(self.config_path, self.state_path)
 
     def rows(self, query: str) -> list[tuple[Any, ...]]:
-        store = StateStore.open(self.state_path, read_only=True)
-        try:
-            return store.connection.execute(query).fetchall()
-        finally:
-            store.close()
+        return query_state(self.state_path, query)
 
     def entities(self) -> list[tuple[str, str, dict[str, Any]]]:
         return [

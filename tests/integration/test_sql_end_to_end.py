@@ -17,9 +17,8 @@ import orjson
 import pytest
 import yaml
 
-from state.store import StateStore
-from syncer import config as configs
-from syncer.workflow import RunResult, Workflow
+from syncer.workflow import RunResult
+from tests.support.runs import query_state, run_workflow
 
 TABLES = ["customers", "orders", "products", "suppliers", "shipments", "invoices", "returns"]
 
@@ -79,19 +78,10 @@ class Deployment:
     jsonl_path: Path
 
     def run(self, **options: Any) -> RunResult:
-        loaded = configs.load(self.config_path)
-        store = StateStore.open(self.state_path)
-        try:
-            return Workflow(loaded, store, **options).run()
-        finally:
-            store.close()
+        return run_workflow(self.config_path, self.state_path, **options)
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
-        store = StateStore.open(self.state_path, read_only=True)
-        try:
-            return store.connection.execute(sql).fetchall()
-        finally:
-            store.close()
+        return query_state(self.state_path, sql)
 
     def jsonl(self) -> list[dict[str, Any]]:
         return [orjson.loads(line) for line in self.jsonl_path.read_bytes().splitlines()]

@@ -14,12 +14,11 @@ from typing import Any
 
 import orjson
 
-from state.store import StateStore
 from syncer.config import LoadedConfig, WorkflowConfig
 from syncer.steps import Processor, Sink
-from syncer.workflow import RunResult, Workflow
+from syncer.workflow import RunResult
+from tests.support.runs import query_state, run_workflow
 from tests.support.sources import FileSource, FileSourceConfig
-from tests.support.workspace import query_state
 
 SERVICE = "svc"
 DATABASE = "svc.db"
@@ -121,12 +120,13 @@ class Engine:
         read_only: bool = False,
         **config: Any,
     ) -> RunResult:
-        loaded = self.config(**config)
-        store = StateStore.open(self.state_path, read_only=read_only)
-        try:
-            return Workflow(loaded, store, full_refresh=full_refresh, dry_run=dry_run).run()
-        finally:
-            store.close()
+        return run_workflow(
+            self.config(**config),
+            self.state_path,
+            read_only=read_only,
+            full_refresh=full_refresh,
+            dry_run=dry_run,
+        )
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return query_state(self.state_path, sql, params)

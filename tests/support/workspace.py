@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import orjson
 import yaml
+
+from tests.support.runs import query_state
 
 SYNCER = Path(sys.executable).with_name("syncer")
 REPO = Path(__file__).resolve().parents[2]
@@ -90,12 +91,6 @@ def _table(i: int, schema_fqn: str, columns: int, note: str) -> dict[str, Any]:
             for j in range(columns)
         ],
     }
-
-
-def query_state(path: Path, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-    """Rows of a read-only query on the state file at `path`, as a user auditing it would see."""
-    with duckdb.connect(str(path), read_only=True) as con:
-        return con.execute(sql, list(params)).fetchall()
 
 
 # --- the workspace ----------------------------------------------------------------------------

@@ -12,14 +12,13 @@ import keyring
 import pytest
 import structlog
 
-from state.store import StateStore
 from syncer import logging as logs
 from syncer import secrets
 from syncer.config import load
 from syncer.errors import ConfigError, SecretError
-from syncer.workflow import Workflow
 from tests.support.engine import catalog, tables
 from tests.support.keyrings import LockedKeyring, MemoryKeyring
+from tests.support.runs import run_workflow
 from tests.support.sinks import MemorySink
 
 PASSWORD = "pw-Zq7xK2mVr9"
@@ -229,22 +228,14 @@ def test_a_planted_secret_never_reaches_logs_errors_the_state_or_the_output(
 
     loaded = load(path)
     assert loaded.source.config.password == PASSWORD  # the source does get the value
-    store = StateStore.open(loaded.state_path)
-    try:
-        first = Workflow(loaded, store).run()
-    finally:
-        store.close()
+    first = run_workflow(loaded)
     # and a second run in which the source fails outright with the password in its error
     (tmp_path / "source.json").write_bytes(
         b'{"streams": [{"name": "s", "entity_type": "table", "records": '
         b'[{"raise": "connection to postgres://u:{password}@db refused"}]}]}'
     )
     loaded = load(path)
-    store = StateStore.open(loaded.state_path)
-    try:
-        second = Workflow(loaded, store).run()
-    finally:
-        store.close()
+    second = run_workflow(loaded)
 
     # the run did meet every leaky path
     assert first.status == "partial" and first.counters.errors == 1

@@ -12,6 +12,7 @@ import pytest
 from syncer.processors.filter import FilterConfig, FilterProcessor
 from syncer.steps import Counters
 from tests.support.engine import SCHEMA, Engine, catalog, table, tables
+from tests.support.runs import STATE_TABLES
 from tests.support.sinks import MemorySink
 
 HIERARCHY = [("created", "svc"), ("created", "svc.db"), ("created", SCHEMA)]
@@ -463,16 +464,7 @@ def test_a_plan_lists_the_changes_and_writes_nothing(engine: Engine, read_only: 
         [table("t00", description="changed"), *tables(10)[1:9], table("new")]
     )  # t00 updated, t09 deleted, new created
     before = engine.state_path.read_bytes()
-    every_table = [
-        "runs",
-        "run_streams",
-        "watermarks",
-        "entities",
-        "changes",
-        "deliveries",
-        "pending_deliveries",
-    ]
-    rows_before = {t: engine.rows(f"SELECT * FROM {t} ORDER BY ALL") for t in every_table}
+    rows_before = {t: engine.rows(f"SELECT * FROM {t} ORDER BY ALL") for t in STATE_TABLES}
     sink = MemorySink()
     result = engine.run(dry_run=True, read_only=read_only, sinks={"memory": sink})
     assert sorted((p.kind, p.key, tuple(p.changed_fields)) for p in result.planned) == [
@@ -482,7 +474,7 @@ def test_a_plan_lists_the_changes_and_writes_nothing(engine: Engine, read_only: 
     ]
     assert result.counters.created == 1 and result.counters.deleted == 1
     assert sink.offered == []
-    assert {t: engine.rows(f"SELECT * FROM {t} ORDER BY ALL") for t in every_table} == rows_before
+    assert {t: engine.rows(f"SELECT * FROM {t} ORDER BY ALL") for t in STATE_TABLES} == rows_before
     assert engine.state_path.read_bytes() == before
     assert engine.run().counters.changed == 3  # the real run still has all three to do
 

@@ -25,10 +25,9 @@ import yaml
 from connectors.sql.config import load_config
 from connectors.sql.reflect.mysql import MySQLReflector
 from connectors.sql.source import SqlSource
-from state.store import StateStore
-from syncer import config as configs
-from syncer.workflow import RunResult, Workflow
+from syncer.workflow import RunResult
 from tests.integration.connectors.conftest import MySqlServer
+from tests.support.runs import query_state, run_workflow
 from tests.support.workspace import REPO, SYNCER
 
 HOST = "127.0.0.1"
@@ -182,18 +181,10 @@ class Deployment:
         self, url: str | None = None, source: dict[str, Any] | None = None, **spec: Any
     ) -> RunResult:
         config_path = self.write(url, source, **spec)
-        store = StateStore.open(self.state_path)
-        try:
-            return Workflow(configs.load(config_path), store).run()
-        finally:
-            store.close()
+        return run_workflow(config_path, self.state_path)
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
-        store = StateStore.open(self.state_path, read_only=True)
-        try:
-            return store.connection.execute(sql).fetchall()
-        finally:
-            store.close()
+        return query_state(self.state_path, sql)
 
     def entities(self, entity_type: str) -> dict[str, dict[str, Any]]:
         rows = self.query(

@@ -22,9 +22,9 @@ import yaml
 from structlog.testing import capture_logs
 
 from state.store import StateStore
-from syncer import config as configs
-from syncer.workflow import RunResult, Workflow
+from syncer.workflow import RunResult
 from tests.integration.connectors.conftest import HOST, MySqlServer, start_mariadb
+from tests.support.runs import query_state, run_workflow
 
 SERVICE = "maria"
 SETUP = """
@@ -82,18 +82,10 @@ class Deployment:
         return f"{SERVICE}.{self.main}.{schema}.{table}"
 
     def run(self) -> RunResult:
-        store = StateStore.open(self.state_path)
-        try:
-            return Workflow(configs.load(self.config_path), store).run()
-        finally:
-            store.close()
+        return run_workflow(self.config_path, self.state_path)
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
-        store = StateStore.open(self.state_path, read_only=True)
-        try:
-            return store.connection.execute(sql).fetchall()
-        finally:
-            store.close()
+        return query_state(self.state_path, sql)
 
     def payloads(self, entity_type: str) -> dict[str, dict[str, Any]]:
         rows = self.query(

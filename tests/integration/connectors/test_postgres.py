@@ -25,11 +25,10 @@ from connectors.sql.config import load_config
 from connectors.sql.reflect import open_reflector
 from connectors.sql.reflect import postgres as pg_reflect
 from connectors.sql.source import SqlSource
-from state.store import StateStore
-from syncer import config as configs
 from syncer.errors import ConfigError
-from syncer.workflow import RunResult, Workflow
+from syncer.workflow import RunResult
 from tests.integration.connectors.conftest import PgDatabase, PgServer
+from tests.support.runs import query_state, run_workflow
 from tests.support.workspace import REPO, SYNCER
 
 PASSWORD_ENV = "SYNCER_TEST_PG_PASSWORD"
@@ -106,19 +105,10 @@ class Deployment:
         return f"pg.{self.db.name}.{schema}.{table}"
 
     def run(self) -> RunResult:
-        loaded = configs.load(self.config_path)
-        store = StateStore.open(self.state_path)
-        try:
-            return Workflow(loaded, store).run()
-        finally:
-            store.close()
+        return run_workflow(self.config_path, self.state_path)
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
-        store = StateStore.open(self.state_path, read_only=True)
-        try:
-            return store.connection.execute(sql).fetchall()
-        finally:
-            store.close()
+        return query_state(self.state_path, sql)
 
     def payloads(self, entity_type: str) -> dict[str, dict[str, Any]]:
         rows = self.query(

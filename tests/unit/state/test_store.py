@@ -16,17 +16,9 @@ from state.store import Batch, ChangeRow, StateStore, Watermark
 from syncer import __version__
 from syncer.errors import StateError, StateLockedError
 from syncer.steps import Counters
+from tests.support.runs import STATE_TABLES
 
-TABLES = {
-    "runs",
-    "run_streams",
-    "watermarks",
-    "entities",
-    "changes",
-    "deliveries",
-    "pending_deliveries",
-    "schema_version",
-}
+TABLES = {*STATE_TABLES, "schema_version"}
 
 
 def objects(path: Path) -> dict[str, str]:
