@@ -319,18 +319,9 @@ def state_prune(
     keep_days: int, workflow: str | None, state_path: Path | None, config_path: Path | None
 ) -> None:
     """Forget old change-log rows and runs; current entities and undelivered changes stay."""
-    workflow = workflow or _config_workflow(config_path)
-    if workflow is None:
-        raise ConfigError("name the workflow to prune with --workflow, or pass --config CONFIG")
-    path = _state_path(state_path, config_path)
-    if not path.exists():
-        raise StateError(f"no state file at {path}: nothing to prune")
     before = datetime.now(UTC) - timedelta(days=keep_days)
-    store = StateStore.open(path)
-    try:
+    with _workflow_store("prune", workflow, state_path, config_path) as (workflow, _, store):
         changes, runs = store.prune(workflow, before)
-    finally:
-        store.close()
     _out.print(
         f"pruned {workflow}: {changes} changes and {runs} runs from before "
         f"{before:%Y-%m-%d %H:%M} UTC"
@@ -346,25 +337,12 @@ def state_reset(
     workflow: str | None, state_path: Path | None, config_path: Path | None, yes: bool
 ) -> None:
     """Forget WORKFLOW's history (default: --config's workflow); its next run starts afresh."""
-    workflow = workflow or _config_workflow(config_path)
-    if workflow is None:
-        raise ConfigError("name the workflow to reset, or pass --config CONFIG")
-    path = _state_path(state_path, config_path)
-    if not path.exists():
-        raise StateError(f"no state file at {path}: nothing to reset")
-    store = StateStore.open(path)
-    try:
-        known = store.workflows()
-        if workflow not in known:
-            names = ", ".join(known) or "none"
-            raise ConfigError(f"{path} has no workflow {workflow!r} (it has: {names})")
+    with _workflow_store("reset", workflow, state_path, config_path) as (workflow, path, store):
         if not yes:
             click.confirm(
                 f"Forget every run, entity and change of {workflow!r} in {path}?", abort=True
             )
         store.reset(workflow)
-    finally:
-        store.close()
     _out.print(f"reset {workflow} in {path}")
 
 
@@ -404,6 +382,28 @@ def _state_path(state_path: Path | None, config_path: Path | None) -> Path:
     if config_path is not None:
         return configs.parse(config_path, configs.read_yaml(config_path)).state.path
     return configs.DEFAULT_STATE_PATH
+
+
+@contextmanager
+def _workflow_store(
+    verb: str, workflow: str | None, state_path: Path | None, config_path: Path | None
+) -> Iterator[tuple[str, Path, StateStore]]:
+    """The state file opened for writing, and a workflow it is known to hold."""
+    workflow = workflow or _config_workflow(config_path)
+    if workflow is None:
+        raise ConfigError(f"name the workflow to {verb}, or pass --config CONFIG")
+    path = _state_path(state_path, config_path)
+    if not path.exists():
+        raise StateError(f"no state file at {path}: nothing to {verb}")
+    store = StateStore.open(path)
+    try:
+        known = store.workflows()
+        if workflow not in known:
+            names = ", ".join(known) or "none"
+            raise ConfigError(f"{path} has no workflow {workflow!r} (it has: {names})")
+        yield workflow, path, store
+    finally:
+        store.close()
 
 
 @contextmanager

@@ -59,7 +59,7 @@ class _StreamState:
     rows: list[Row] = field(default_factory=list)  # the batch being built
     spool: list[Entity] = field(default_factory=list)  # a derived stream's entities
     filtered_keys: list[str] = field(default_factory=list)
-    high: CursorValue | None = None  # highest cursor value read so far
+    high: CursorValue | None = None  # the stored watermark, then the highest value read
     note: str | None = None
 
 
@@ -159,7 +159,7 @@ class Workflow:
                 continue
             state = _StreamState(stream)
             states.append(state)
-            self._sync(state, self._read(stream), derived)
+            self._sync(state, self._read(state), derived)
         for state in derived.values():
             spooled, state.spool = state.spool, []
             self._sync(state, spooled, {})
@@ -171,13 +171,16 @@ class Workflow:
             if not self.dry_run:
                 self.store.record_stream(self.run_id, state.stream.name, state.counters, state.note)
 
-    def _read(self, stream: Stream) -> Iterable[Either]:
+    def _read(self, state: _StreamState) -> Iterable[Either]:
+        stream = state.stream
         since: CursorValue | None = None
-        if stream.cursor is not None and not self.full_refresh:
-            mark = self.store.watermark(self.workflow, stream.name)
-            if mark is not None:
-                value = cursors.from_text(mark.value, stream.cursor.kind)
-                since = cursors.lower_bound(value, stream.cursor)
+        mark = self.store.watermark(self.workflow, stream.name) if stream.cursor else None
+        if stream.cursor is not None and mark is not None:
+            # The stored watermark is where `high` starts: a watermark never moves backwards,
+            # not even after a --full-refresh.
+            state.high = cursors.from_text(mark.value, stream.cursor.kind)
+            if not self.full_refresh:
+                since = cursors.lower_bound(state.high, stream.cursor)
         log.info("reading stream", stream=stream.name, since=str(since) if since else None)
         return self.config.source.read(stream, since)
 
@@ -292,13 +295,9 @@ class Workflow:
         # An unsorted stream may still hold lower values further on: advance only at its end.
         if cursor.ordering == "unsorted" and not final:
             return None
-        mark = self.store.watermark(self.workflow, state.stream.name)
-        high = state.high
-        if mark is not None:  # never move a watermark backwards
-            high = cursors.later(high, cursors.from_text(mark.value, cursor.kind))
-        if high is None:
+        if state.high is None:
             return None
-        return Watermark(cursor.field, cursor.kind, cursors.to_text(high, cursor.kind))
+        return Watermark(cursor.field, cursor.kind, cursors.to_text(state.high, cursor.kind))
 
     # --- deletions and contracts ------------------------------------------------------------
 

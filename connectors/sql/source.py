@@ -30,6 +30,7 @@ from connectors.sql.reflect import (
     open_reflector,
     reflection_order,
 )
+from connectors.sql.reflect.model import QueryLogUnavailable
 from syncer import fqn
 from syncer.errors import ConfigError, SourceError
 from syncer.models import (
@@ -516,7 +517,7 @@ class SqlSource(Source):
         logged for a database, each with its statement redacted; run after the tables
         stream, whose tables it connects."""
         from connectors.sql.reflect.mysql import MySQLReflector
-        from connectors.sql.reflect.postgres import PostgresReflector, QueryLogUnavailable
+        from connectors.sql.reflect.postgres import PostgresReflector
 
         reflector = target.reflector
         if not isinstance(reflector, PostgresReflector | MySQLReflector):

@@ -80,3 +80,35 @@ class ChecksPrivileges(Protocol):
     def privilege_checks(self, schemas: list[str]) -> list[CheckLine]:
         """A `test-connection` line per privilege the kept `schemas` need: (check, ok, detail)."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedStatement:
+    """One statement a server's query log kept: its id, its (normalized) text, how often it
+    ran, and (MySQL) the database it ran in, which unqualified names belong to."""
+
+    queryid: int
+    query: str
+    calls: int
+    schema: str | None = None
+
+
+class QueryLogUnavailable(Exception):
+    """A server's query log cannot be read; the message says what is wrong and how to enable it.
+
+    `partial` holds the statements that could be read when only some were hidden.
+    """
+
+    def __init__(
+        self,
+        log: str,
+        problem: str,
+        how_to_enable: str,
+        partial: list[LoggedStatement] | None = None,
+    ) -> None:
+        self.problem = problem
+        self.partial = partial or []
+        super().__init__(
+            f"query lineage needs {log}, which cannot be read: {problem}; to enable it, "
+            f"{how_to_enable}"
+        )

@@ -46,14 +46,15 @@ from sqlalchemy.exc import DBAPIError
 
 from connectors.sql.reflect.model import (
     CheckLine,
+    LoggedStatement,
     NameFilter,
+    QueryLogUnavailable,
     RawColumn,
     RawForeignKey,
     RawTable,
     TableKind,
     reflection_order,
 )
-from connectors.sql.reflect.postgres import LoggedStatement, QueryLogUnavailable
 from syncer.errors import SourceError
 
 # Databases that describe the server, not data.
@@ -117,24 +118,17 @@ WHERE SQL_TEXT IS NOT NULL AND ERRORS = 0
 """
 
 
-class MySQLQueryLogUnavailable(QueryLogUnavailable):
-    """performance_schema's statement history cannot be read; the message says how to enable
-    it."""
-
-    def __init__(self, problem: str, user: str = "<user>") -> None:
-        self.problem = problem
-        self.partial = []
-        Exception.__init__(
-            self,
-            f"query lineage needs performance_schema's statement history, which cannot be read:"
-            f" {problem}; to enable it, set performance_schema=ON under [mysqld] in my.cnf,"
-            " restart the server, run UPDATE performance_schema.setup_consumers SET"
-            " ENABLED='YES' WHERE NAME LIKE 'events_statements_history%' OR NAME ="
-            " 'events_statements_current' (or, to keep it across restarts, also set"
-            " performance-schema-consumer-events-statements-current=ON and"
-            " performance-schema-consumer-events-statements-history-long=ON under [mysqld]),"
-            f" and GRANT SELECT ON performance_schema.* TO {user}",
-        )
+def _unavailable(problem: str, user: str = "<user>") -> QueryLogUnavailable:
+    return QueryLogUnavailable(
+        "performance_schema's statement history",
+        problem,
+        "set performance_schema=ON under [mysqld] in my.cnf, restart the server, run UPDATE"
+        " performance_schema.setup_consumers SET ENABLED='YES' WHERE NAME LIKE"
+        " 'events_statements_history%' OR NAME = 'events_statements_current' (or, to keep it"
+        " across restarts, also set performance-schema-consumer-events-statements-current=ON and"
+        " performance-schema-consumer-events-statements-history-long=ON under [mysqld]), and"
+        f" GRANT SELECT ON performance_schema.* TO {user}",
+    )
 
 
 class MySQLReflector:
@@ -265,17 +259,17 @@ class MySQLReflector:
                 name, _, host = current.rpartition("@")
                 user = f"'{name}'@'{host}'"
                 if not int(conn.exec_driver_sql("SELECT @@performance_schema").scalar() or 0):
-                    raise MySQLQueryLogUnavailable("performance_schema is OFF", user)
+                    raise _unavailable("performance_schema is OFF", user)
                 enabled = {
                     str(n): str(e).upper() == "YES"
                     for n, e in _rows(conn, _CONSUMERS_SQL, _CONSUMERS)
                 }
                 off = [c for c in _CONSUMERS if not enabled.get(c)]
                 if off:
-                    raise MySQLQueryLogUnavailable(f"consumer {', '.join(off)} is disabled", user)
+                    raise _unavailable(f"consumer {', '.join(off)} is disabled", user)
                 rows = _rows(conn, _QUERY_LOG_SQL, SYSTEM_SCHEMAS)
         except DBAPIError as err:
-            raise MySQLQueryLogUnavailable(_first_line(err.orig or err), user) from err
+            raise _unavailable(_first_line(err.orig or err), user) from err
         # (database, digest) → [text, calls]; the smallest text, so each run keeps the same one.
         found: dict[tuple[str | None, str], list[Any]] = {}
         for schema, digest, text in rows:

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 from connectors.sql.reflect.model import (
     CheckLine,
+    LoggedStatement,
     NameFilter,
+    QueryLogUnavailable,
     RawColumn,
     RawForeignKey,
     RawTable,
@@ -134,34 +135,17 @@ ORDER BY c.relname, con.contype, con.conname
 """
 
 
-@dataclass(frozen=True, slots=True)
-class LoggedStatement:
-    """One pg_stat_statements entry: its id, its (normalized) text, how often it ran; and
-    (MySQL's log) the database it ran in, which unqualified names belong to."""
-
-    queryid: int
-    query: str
-    calls: int
-    schema: str | None = None
-
-
-class QueryLogUnavailable(Exception):
-    """pg_stat_statements cannot be read; the message says how to enable it.
-
-    `partial` holds the statements that could be read when only some were hidden.
-    """
-
-    def __init__(
-        self, problem: str, role: str = "<role>", partial: list[LoggedStatement] | None = None
-    ) -> None:
-        self.problem = problem
-        self.partial = partial or []
-        super().__init__(
-            f"query lineage needs pg_stat_statements, which cannot be read: {problem}; to"
-            " enable it, set shared_preload_libraries = 'pg_stat_statements' in"
-            " postgresql.conf, restart the server, run CREATE EXTENSION pg_stat_statements;"
-            f" in this database, and GRANT pg_read_all_stats TO {role}"
-        )
+def _unavailable(
+    problem: str, role: str = "<role>", partial: list[LoggedStatement] | None = None
+) -> QueryLogUnavailable:
+    return QueryLogUnavailable(
+        "pg_stat_statements",
+        problem,
+        "set shared_preload_libraries = 'pg_stat_statements' in postgresql.conf, restart the"
+        " server, run CREATE EXTENSION pg_stat_statements; in this database, and"
+        f" GRANT pg_read_all_stats TO {role}",
+        partial,
+    )
 
 
 class SchemaNotReadable(Exception):
@@ -280,7 +264,7 @@ class PostgresReflector:
             with self.engine.connect() as conn:
                 schema = conn.execute(sa.text(_EXTENSION_SQL)).scalar()
                 if schema is None:
-                    raise QueryLogUnavailable("the extension is not installed in this database")
+                    raise _unavailable("the extension is not installed in this database")
                 rows = conn.execute(
                     sa.text(_QUERY_LOG_SQL.format(schema=schema)),
                     {"keywords": _QUERY_LOG_KEYWORDS},
@@ -288,12 +272,12 @@ class PostgresReflector:
                 user = conn.execute(sa.text("SELECT current_user")).scalar()
                 conn.rollback()
         except sa.exc.DBAPIError as err:
-            raise QueryLogUnavailable(_first_line(err.orig or err)) from err
+            raise _unavailable(_first_line(err.orig or err)) from err
         found = [
             LoggedStatement(int(q), str(text), int(c)) for q, text, c in rows if text != _HIDDEN
         ]
         if len(found) < len(rows):
-            raise QueryLogUnavailable(
+            raise _unavailable(
                 f"{len(rows) - len(found)} statements of other roles are hidden from role {user}",
                 role=str(user),
                 partial=found,
