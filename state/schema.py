@@ -129,8 +129,29 @@ _V2 = """
 CREATE TABLE id_high_water (name VARCHAR PRIMARY KEY, value BIGINT NOT NULL);
 """
 
+# v3: the time each change was committed (events carry it); dead letters (a change a sink
+# will not be offered again until someone retries it); the rule violations found per run.
+_V3 = """
+ALTER TABLE changes ADD COLUMN committed_at TIMESTAMPTZ;
+ALTER TABLE pending_deliveries ADD COLUMN dead_at TIMESTAMPTZ;
+CREATE TABLE violations (
+    run_id BIGINT NOT NULL,
+    workflow VARCHAR NOT NULL,
+    stream VARCHAR NOT NULL,
+    entity_type VARCHAR NOT NULL,
+    key VARCHAR NOT NULL,
+    rule VARCHAR NOT NULL,
+    action VARCHAR NOT NULL,            -- warn, drop, fail
+    message VARCHAR NOT NULL
+);
+CREATE OR REPLACE VIEW pending_changes AS
+SELECT p.workflow, p.sink, p.seq, c.run_id, c.key AS fqn, c.entity_type, c.kind, p.attempts,
+       p.last_error, p.first_failed_at, p.last_failed_at, p.dead_at
+FROM pending_deliveries p JOIN changes c USING (seq);
+"""
+
 # Each entry upgrades the file by one version; never edit one that has shipped.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 VIEWS = {

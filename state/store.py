@@ -92,6 +92,17 @@ class ChangeRow(NamedTuple):
     payload: str  # canonical JSON; for a deletion, the entity's last known state
 
 
+class ViolationRow(NamedTuple):
+    """A rule an entity broke in a run (see `syncer.steps.Violation`)."""
+
+    stream: str
+    entity_type: str
+    key: str
+    rule: str
+    action: str
+    message: str
+
+
 @dataclass
 class Batch:
     """Everything one batch commits, in one transaction."""
@@ -206,6 +217,15 @@ class StateStore:
             f"VALUES (?, ?, {', '.join('?' * len(values))}, ?)",
             [run_id, stream, *values.values(), note],
         )
+
+    def record_violations(
+        self, run_id: int, workflow: str, violations: Sequence[ViolationRow]
+    ) -> None:
+        if violations:
+            self.connection.executemany(
+                "INSERT INTO violations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [[run_id, workflow, *v] for v in violations],
+            )
 
     def run_counters(self, run_id: int) -> Counters:
         names = Counters.FIELDS
@@ -329,8 +349,9 @@ class StateStore:
         con = self.connection
         con.execute(
             "INSERT INTO changes SELECT seq, ?, ?, ?, key, entity_type, kind, fingerprint, "
-            "old_fingerprint, changed_fields, description::JSON, payload::JSON FROM new_changes",
-            [batch.run_id, batch.workflow, batch.stream],
+            "old_fingerprint, changed_fields, description::JSON, payload::JSON, ? "
+            "FROM new_changes",
+            [batch.run_id, batch.workflow, batch.stream, _now()],
         )
         # An entity keeps no payload of its own: it points at the change that holds it.
         con.execute(
@@ -396,9 +417,10 @@ class StateStore:
         )
 
     def pending(self, workflow: str, sink: str) -> ChangeBatch:
+        """The changes a sink refused and will be offered again (dead letters are not)."""
         return self._changes(
             "workflow = ? AND seq IN (SELECT seq FROM pending_deliveries "
-            "WHERE workflow = ? AND sink = ?) ORDER BY seq",
+            "WHERE workflow = ? AND sink = ? AND dead_at IS NULL) ORDER BY seq",
             [workflow, workflow, sink],
         )
 
@@ -409,8 +431,15 @@ class StateStore:
         offset: int,
         delivered: Sequence[int],
         refused: dict[int, str],
+        *,
+        final: Sequence[int] = (),
+        dead_letter_after: int | None = None,
     ) -> None:
-        """Advance a sink's offset; clear what it took, remember what it refused (one txn)."""
+        """Advance a sink's offset; clear what it took, remember what it refused (one txn).
+
+        A refusal that is `final`, or one that reached `dead_letter_after` attempts, becomes a
+        dead letter: kept and shown, but not offered again until `revive` is called.
+        """
         con = self.connection
         now = _now()
         con.execute(
@@ -429,11 +458,37 @@ class StateStore:
                 )
         for seq, reason in refused.items():
             con.execute(
-                "INSERT INTO pending_deliveries VALUES (?, ?, ?, 1, ?, ?, ?) "
+                "INSERT INTO pending_deliveries VALUES (?, ?, ?, 1, ?, ?, ?, NULL) "
                 "ON CONFLICT DO UPDATE SET attempts = pending_deliveries.attempts + 1, "
                 "last_error = excluded.last_error, last_failed_at = excluded.last_failed_at",
                 [workflow, sink, seq, reason, now, now],
             )
+        if refused and (final or dead_letter_after is not None):
+            con.execute(
+                "UPDATE pending_deliveries SET dead_at = ? WHERE workflow = ? AND sink = ? "
+                "AND dead_at IS NULL AND (list_contains(?, seq) OR attempts >= ?)",
+                [now, workflow, sink, list(final), dead_letter_after or 2**31 - 1],
+            )
+
+    def revive(self, workflow: str, sink: str | None = None, seqs: Sequence[int] = ()) -> int:
+        """Offer dead letters again on the next delivery; how many were revived."""
+        con = self.connection
+        where = "workflow = ? AND dead_at IS NOT NULL"
+        params: list[Any] = [workflow]
+        if sink is not None:
+            where += " AND sink = ?"
+            params.append(sink)
+        if seqs:
+            where += " AND list_contains(?, seq)"
+            params.append(list(seqs))
+        with self.transaction():
+            count = int(
+                _one(con.execute(f"SELECT count(*) FROM pending_deliveries WHERE {where}", params))
+            )
+            con.execute(
+                f"UPDATE pending_deliveries SET dead_at = NULL, attempts = 0 WHERE {where}", params
+            )
+        return count
 
     def _changes(self, where: str, params: list[Any]) -> ChangeBatch:
         seqs = [
@@ -446,7 +501,8 @@ class StateStore:
 
         def load() -> pa.Table:
             return self.connection.sql(
-                f"SELECT {_CHANGE_COLUMNS}, payload::VARCHAR AS payload_json FROM changes "
+                f"SELECT {_CHANGE_COLUMNS}, payload::VARCHAR AS payload_json, "
+                "description::VARCHAR AS description_json, committed_at FROM changes "
                 "WHERE workflow = $workflow AND seq IN (SELECT unnest($seqs)) ORDER BY seq",
                 params={"workflow": workflow, "seqs": seqs},
             ).to_arrow_table()
@@ -495,10 +551,11 @@ class StateStore:
                 {"w": workflow, "before": before},
             ).fetchall()
             if runs:
-                self.connection.execute(
-                    "DELETE FROM run_streams WHERE run_id IN (SELECT unnest($ids))",
-                    {"ids": [r[0] for r in runs]},
-                )
+                for table in ("run_streams", "violations"):
+                    self.connection.execute(
+                        f"DELETE FROM {table} WHERE run_id IN (SELECT unnest($ids))",
+                        {"ids": [r[0] for r in runs]},
+                    )
         return len(changes), len(runs)
 
     def _remember_high_water(self) -> None:
@@ -516,7 +573,14 @@ class StateStore:
         rows in any catalog written into this file."""
         with self.transaction():
             self._remember_high_water()
-            for table in ("pending_deliveries", "deliveries", "watermarks", "changes", "entities"):
+            for table in (
+                "pending_deliveries",
+                "deliveries",
+                "watermarks",
+                "changes",
+                "entities",
+                "violations",
+            ):
                 self.connection.execute(f"DELETE FROM {table} WHERE workflow = ?", [workflow])
             self.connection.execute(
                 "DELETE FROM run_streams WHERE run_id IN "

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import sys
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,7 @@ from syncer import config as configs
 from syncer import logging as logs
 from syncer.errors import ConfigError, StateError, SyncerError
 from syncer.secrets import redact
+from syncer.steps import Sink, Source
 from syncer.workflow import RunResult, Workflow
 
 OutputFormat = Literal["table", "csv", "json"]
@@ -165,16 +167,22 @@ def plan(
 @cli.command("test-connection")
 @click.argument("config_path", type=click.Path(path_type=Path))
 def test_connection(config_path: Path) -> None:
-    """Check that CONFIG's source can be reached and read."""
+    """Check that CONFIG's source can be read and each sink can be written."""
     loaded = configs.load(config_path)
-    try:
-        report = loaded.source.test_connection()
-    finally:
-        loaded.source.close()
-    for check, ok, detail in report.checks:
-        mark = "[green]ok[/green]  " if ok else "[red]FAIL[/red]"
-        _out.print(f"{mark} {check}: {redact(detail)}")
-    if not report.ok:
+    # The source's checks are printed as they are; each sink's are prefixed with its name.
+    steps: list[tuple[str, Source | Sink]] = [("", loaded.source)]
+    steps += [(f"sink {name}: ", sink) for name, sink in loaded.sinks]
+    ok = True
+    for label, step in steps:
+        try:
+            report = step.test_connection()
+        finally:
+            step.close()
+        ok = ok and report.ok
+        for check, passed, detail in report.checks:
+            mark = "[green]ok[/green]  " if passed else "[red]FAIL[/red]"
+            _out.print(f"{mark} {label}{check}: {redact(detail)}")
+    if not ok:
         sys.exit(1)
 
 
@@ -201,6 +209,37 @@ def history(
             [*params, limit],
             fmt,
         )
+
+
+@cli.command()
+@_state_option
+@_config_option
+@click.option("--run", "run_id", type=int, help="Only this run (default: the latest).")
+@click.option("--action", type=click.Choice(["warn", "drop", "fail"]), help="Only this action.")
+@_format_option
+def violations(
+    state_path: Path | None,
+    config_path: Path | None,
+    run_id: int | None,
+    action: str | None,
+    fmt: OutputFormat,
+) -> None:
+    """List the rules entities broke in a run (the `policy` processor's findings)."""
+    conditions = ["run_id = coalesce(?, (SELECT max(run_id) FROM violations))"]
+    params: list[Any] = [run_id]
+    workflow = _config_workflow(config_path)
+    if workflow:
+        conditions.append("workflow = ?")
+        params.append(workflow)
+    if action:
+        conditions.append("action = ?")
+        params.append(action)
+    sql = (
+        "SELECT run_id, action, rule, entity_type, key AS fqn, message FROM violations "
+        f"WHERE {' AND '.join(conditions)} ORDER BY action, rule, key"
+    )
+    with _reader(state_path, config_path) as store:
+        _query(store, sql, params, fmt)
 
 
 @cli.command()
@@ -519,6 +558,11 @@ def _print_result(result: RunResult, workflow: str, planned: bool = False) -> No
     for stream, counters in [*result.streams.items(), ("total", result.counters)]:
         table.add_row(stream, *(str(v) for v in counters.as_dict().values()))
     _out.print(table)
+    if result.violations:
+        counts = Counter(v.action for v in result.violations)
+        summary = ", ".join(f"{counts[a]} {a}" for a in ("fail", "drop", "warn") if counts[a])
+        hint = "" if planned else f" (see `syncer violations --run {result.run_id}`)"
+        _out.print(f"rules broken: {summary}{hint}", markup=False)
     for report in result.deliveries:
         line = f"sink {report.sink}: {report.delivered} delivered"
         if report.refused:

@@ -103,6 +103,7 @@ def load(path: Path, *, state_override: Path | None = None) -> LoadedConfig:
     raw = read_yaml(path)
     fingerprint = fingerprint_of(raw)
     parse(path, raw)  # shape errors first, before any secret is looked up
+    _check_no_literal_secrets(path, raw)
     resolved = parse(path, secrets.resolve(raw))
     if state_override is not None:
         resolved.state.path = state_override
@@ -117,6 +118,30 @@ def load(path: Path, *, state_override: Path | None = None) -> LoadedConfig:
     ]
     _check_sinks(path, sinks, resolved.state.path)
     return LoadedConfig(path, resolved, fingerprint, source, processors, sinks)
+
+
+# Keys whose values are credentials: the file names where they come from, never the value.
+SECRET_KEYS = frozenset({"token", "password", "secret", "client_secret", "api_key"})
+
+
+def _check_no_literal_secrets(path: Path, value: Any, where: str = "") -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            at = f"{where}.{key}" if where else str(key)
+            if (
+                key in SECRET_KEYS
+                and isinstance(item, str)
+                and item
+                and not secrets.is_reference(item)
+            ):
+                raise ConfigError(
+                    f"{path}: {at}: a credential must not be written in the file; use "
+                    "${env:NAME} or ${keyring:service/username}"
+                )
+            _check_no_literal_secrets(path, item, at)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_no_literal_secrets(path, item, f"{where}.{i}")
 
 
 def _check_sinks(path: Path, sinks: list[tuple[str, Sink]], state_path: Path) -> None:

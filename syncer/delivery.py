@@ -14,7 +14,7 @@ import structlog
 from state.store import StateStore, interrupted
 from syncer.errors import SyncerError
 from syncer.secrets import redact
-from syncer.steps import ChangeBatch, Sink, SinkContext
+from syncer.steps import ChangeBatch, Refusal, Sink, SinkContext
 
 log = structlog.get_logger("syncer.delivery")
 
@@ -77,11 +77,24 @@ def _write(
     report: DeliveryReport,
 ) -> None:
     with store.transaction():
+        refusals = {seq: _refusal(value) for seq, value in sink.write(changes).items()}
         # A refusal's reason is stored in the state: mask secrets a sink echoed back.
-        refused = {seq: redact(reason) for seq, reason in sink.write(changes).items()}
+        refused = {seq: redact(r.reason) for seq, r in refusals.items()}
         delivered = [seq for seq in changes.seqs if seq not in refused]
-        store.record_delivery(workflow, name, offset, delivered, refused)
+        store.record_delivery(
+            workflow,
+            name,
+            offset,
+            delivered,
+            refused,
+            final=[seq for seq, r in refusals.items() if r.final],
+            dead_letter_after=sink.dead_letter_after,
+        )
     report.delivered += len(delivered)
     report.refused += len(refused)
     for seq, reason in refused.items():
         log.warning("sink refused a change", sink=name, seq=seq, reason=redact(reason))
+
+
+def _refusal(value: str | Refusal) -> Refusal:
+    return value if isinstance(value, Refusal) else Refusal(value)

@@ -6,6 +6,7 @@
     ├── StateError         the state file cannot be used as it is (exit 2)
     │   └── StateLockedError  another process is writing the same state file
     ├── SourceError        the source cannot be reached or read at all (exit 1)
+    ├── PolicyError        entities broke rules whose action is `fail` (exit 1)
     └── SinkError          a sink cannot be reached; its backlog waits for the next run
 
 Record-level problems are not exceptions: sources and processors return a `RecordError`
@@ -40,6 +41,10 @@ class StateLockedError(StateError):
 
 
 class SourceError(SyncerError):
+    pass
+
+
+class PolicyError(SyncerError):
     pass
 
 

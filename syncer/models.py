@@ -227,6 +227,7 @@ class _Named(Entity):
     description: str | None = None
     tags: list[TagLabel] = Field(default_factory=list)
     owners: list[EntityReference] = Field(default_factory=list)
+    domain: str | None = None  # the domain's FQN
     source_url: str | None = None
 
     _sort_sets = field_validator("tags", "owners")(_sorted_set)

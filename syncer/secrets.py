@@ -28,15 +28,9 @@ def resolve(value: Any) -> Any:
     return value
 
 
-def references(value: Any) -> list[str]:
-    """Every secret reference in `value`, as written."""
-    if isinstance(value, str):
-        return [m.group(0) for m in _REFERENCE.finditer(value)]
-    if isinstance(value, dict):
-        return [ref for v in value.values() for ref in references(v)]
-    if isinstance(value, list):
-        return [ref for v in value for ref in references(v)]
-    return []
+def is_reference(value: str) -> bool:
+    """Whether `value` is exactly one secret reference."""
+    return _REFERENCE.fullmatch(value) is not None
 
 
 def redact(text: str) -> str:

@@ -76,6 +76,33 @@ class Filtered:
     reason: str
 
 
+ViolationAction = Literal["warn", "drop", "fail"]
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """A rule an entity broke, and what the rule says to do about it.
+
+    `warn` lets the entity through, `drop` filters it, `fail` keeps it out and fails the run
+    once every entity has been checked, so that one run lists every violation.
+    """
+
+    rule: str
+    action: ViolationAction
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Flagged:
+    """A processor's verdict on an entity that broke rules: the entity and its violations."""
+
+    entity: Entity
+    violations: tuple[Violation, ...]
+
+
+ProcessorResult = Entity | Filtered | Flagged | RecordError
+
+
 Either = Entity | RecordError
 
 
@@ -156,7 +183,11 @@ class Processor(ABC):
         self.config = config
 
     @abstractmethod
-    def process(self, entity: Entity) -> Entity | Filtered | RecordError: ...
+    def process(self, entity: Entity) -> ProcessorResult:
+        """The entity (changed or not), or why it is dropped, flagged or failed.
+
+        An exception raised here is that entity's error, not the run's.
+        """
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +225,8 @@ class Change:
     old_fingerprint: str | None
     changed_fields: list[str]
     payload_json: str  # canonical JSON of the entity (for deletions: its last known state)
+    description_json: str | None = None  # fieldsAdded / fieldsUpdated / fieldsDeleted
+    committed_at: datetime | None = None
 
     @property
     def payload(self) -> dict[str, Any]:
@@ -235,8 +268,18 @@ class ChangeBatch(Sequence[Change]):
         return self._changes[index]
 
 
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a sink refused a change; `final` sends it to the dead letters at once (HTTP 410)."""
+
+    reason: str
+    final: bool = False
+
+
 # seq -> reason, for the changes a sink refused; every other change in the batch was written.
-Refusals = dict[int, str]
+# A refused change stays pending and is offered again on the next run, until the sink's
+# `dead_letter_after` attempts (if set) or a final refusal move it to the dead letters.
+Refusals = dict[int, str | Refusal]
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +294,8 @@ class Sink(ABC):
     """Writes committed changes somewhere; writes are idempotent by key."""
 
     config_model: ClassVar[type[StepConfig]]
+    # Failed attempts after which a refused change is dead-lettered; None retries forever.
+    dead_letter_after: int | None = None
 
     def __init__(self, config: StepConfig) -> None:
         self.config = config
@@ -261,6 +306,9 @@ class Sink(ABC):
     @abstractmethod
     def write(self, changes: Sequence[Change]) -> Refusals:
         """Write a batch in order; raise `SinkError` if the sink cannot be reached at all."""
+
+    def test_connection(self) -> ConnectionReport:
+        return ConnectionReport(ok=True, checks=[("connect", True, "no checks defined")])
 
     def close(self) -> None:  # noqa: B027 - optional hook
         pass

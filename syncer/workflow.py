@@ -14,16 +14,35 @@ from typing import Literal, NoReturn
 
 import structlog
 
-from state.store import Batch, ChangeRow, Missing, StateStore, Watermark, interrupted
+from state.store import (
+    Batch,
+    ChangeRow,
+    Missing,
+    StateStore,
+    ViolationRow,
+    Watermark,
+    interrupted,
+)
 from syncer import cursor as cursors
 from syncer import deletions, differ, topology
 from syncer.config import LoadedConfig
 from syncer.delivery import DeliveryReport, deliver
 from syncer.differ import Row
-from syncer.errors import SyncerError
+from syncer.errors import PolicyError, SyncerError
 from syncer.models import ENTITY_TYPES, Entity
 from syncer.secrets import redact
-from syncer.steps import ChangeKind, Counters, CursorValue, Either, Filtered, RecordError, Stream
+from syncer.steps import (
+    ChangeKind,
+    Counters,
+    CursorValue,
+    Either,
+    Filtered,
+    Flagged,
+    Processor,
+    ProcessorResult,
+    RecordError,
+    Stream,
+)
 
 log = structlog.get_logger("syncer.workflow")
 
@@ -48,6 +67,7 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
     deliveries: list[DeliveryReport] = field(default_factory=list)
     planned: list[PlannedChange] = field(default_factory=list)
+    violations: list[ViolationRow] = field(default_factory=list)
     error: str | None = None
 
 
@@ -59,6 +79,7 @@ class _StreamState:
     rows: list[Row] = field(default_factory=list)  # the batch being built
     spool: list[Entity] = field(default_factory=list)  # a derived stream's entities
     filtered_keys: list[str] = field(default_factory=list)
+    violations: list[ViolationRow] = field(default_factory=list)
     high: CursorValue | None = None  # the stored watermark, then the highest value read
     note: str | None = None
 
@@ -168,8 +189,16 @@ class Workflow:
         self._check_topology()
         for state in states:
             self._result.streams[state.stream.name] = state.counters
+            self._result.violations.extend(state.violations)
             if not self.dry_run:
                 self.store.record_stream(self.run_id, state.stream.name, state.counters, state.note)
+                self.store.record_violations(self.run_id, self.workflow, state.violations)
+        failing = sum(v.action == "fail" for v in self._result.violations)
+        if failing:
+            raise PolicyError(
+                f"{failing} entities broke rules whose action is fail and were kept out; "
+                f"list them with `syncer violations --run {self.run_id}`"
+            )
 
     def _read(self, state: _StreamState) -> Iterable[Either]:
         stream = state.stream
@@ -214,7 +243,9 @@ class Workflow:
     def _process(self, entity: Entity, state: _StreamState) -> Entity | None:
         key = entity.key
         for processor in self.config.processors:
-            result = processor.process(entity)
+            result = _apply(processor, entity)
+            if isinstance(result, Flagged):
+                result = self._flagged(result, state)
             if isinstance(result, Filtered):
                 state.unflushed.filtered += 1
                 state.filtered_keys.append(key)  # filtered entities are not deletions
@@ -224,6 +255,24 @@ class Workflow:
                 log.warning("processor failed", record=result.record, reason=redact(result.reason))
                 return None
             entity = result
+        return entity
+
+    def _flagged(self, flagged: Flagged, state: _StreamState) -> Entity | Filtered | RecordError:
+        """Record the rules an entity broke; the strictest action decides what happens to it."""
+        entity = flagged.entity
+        for v in flagged.violations:
+            state.violations.append(
+                ViolationRow(
+                    state.stream.name, entity.entity_type, entity.key, v.rule, v.action, v.message
+                )
+            )
+            log.warning("policy violated", rule=v.rule, action=v.action, message=v.message)
+        actions = {v.action for v in flagged.violations}
+        if "fail" in actions:
+            # Kept out, and counted as an error: its stream neither deletes nor advances.
+            return RecordError(entity.key, "broke a rule whose action is fail")
+        if "drop" in actions:
+            return Filtered("broke a rule whose action is drop")
         return entity
 
     def _route(
@@ -383,3 +432,13 @@ class Workflow:
     def _warn(self, message: str) -> None:
         self._result.warnings.append(message)
         log.warning(message)
+
+
+def _apply(processor: Processor, entity: Entity) -> ProcessorResult:
+    """One processor on one entity; a processor's exception is that entity's error only."""
+    try:
+        return processor.process(entity)
+    except Exception as exc:
+        if interrupted(exc):
+            raise
+        return RecordError(entity.key, f"{type(processor).__name__}: {type(exc).__name__}: {exc}")

@@ -149,7 +149,7 @@ def test_an_unknown_step_type_lists_the_installed_ones(tmp_path: Path) -> None:
     path = workflow(tmp_path, "sinks:\n  - type: kafka\n")
     message = error_of(path)
     assert message.startswith("sinks.0.type: unknown sink type 'kafka'")
-    assert "installed are duckdb, jsonl" in message
+    assert "installed are duckdb, handler, jsonl, mqtt, nats, openmetadata, webhook" in message
     assert "module:Class" in message
 
 
@@ -215,3 +215,19 @@ def test_no_step_is_built_when_the_config_is_invalid(
     with pytest.raises(ConfigError):
         load(workflow(tmp_path, "batch_size: 0\n"))
     assert built == []
+
+
+def test_a_token_written_in_the_file_is_refused_with_the_key_that_holds_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "literal.yaml"
+    path.write_text(
+        "workflow: w\nsource: {type: sql, config: {url: 'sqlite:///x.db'}}\n"
+        "sinks:\n  - type: openmetadata\n"
+        "    config: {server: 'http://om:8585/api', token: eyJhbGciOiJIUzI1NiJ9.literal}\n"
+    )
+    with pytest.raises(ConfigError) as raised:
+        load(path)
+    message = str(raised.value)
+    assert "sinks.0.config.token: a credential must not be written in the file" in message
+    assert "eyJhbGciOiJIUzI1NiJ9" not in message

@@ -1,0 +1,316 @@
+"""The HTTP client every step that speaks HTTP shares: timeouts, TLS, auth and retries.
+
+Connection errors, 408, 429 and 5xx are retried with exponential backoff and jitter; a
+`Retry-After` header (seconds or an HTTP date) is honoured up to a cap. Redirects are never
+followed: a moved endpoint is the user's to fix, and following one could carry a token to
+another host. Secrets never reach a message: every error text goes through `redact`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import requests
+import structlog
+from pydantic import Field, HttpUrl
+from requests.auth import AuthBase
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity.wait import wait_exponential_jitter
+
+from syncer import __version__
+from syncer.errors import SyncerError
+from syncer.secrets import redact, remember
+from syncer.steps import StepConfig
+
+log = structlog.get_logger("syncer.http")
+
+RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class Unavailable(SyncerError):
+    """The server could not be reached, or kept failing, after every retry."""
+
+
+class RetryPolicy(StepConfig):
+    attempts: int = Field(default=6, ge=1, le=50)
+    initial_wait_seconds: float = Field(default=0.5, ge=0)
+    max_wait_seconds: float = Field(default=30.0, ge=0)
+    # A server asking for a longer pause than this gets this long; then we try again.
+    max_retry_after_seconds: float = Field(default=120.0, ge=0)
+
+
+class TlsConfig(StepConfig):
+    verify: bool = True
+    ca_bundle: Path | None = None  # a PEM file of CAs to trust instead of the system's
+
+    def requests_verify(self) -> bool | str:
+        if not self.verify:
+            return False
+        return str(self.ca_bundle) if self.ca_bundle else True
+
+
+class BearerToken(AuthBase):
+    """A static token, e.g. an OpenMetadata bot's JWT."""
+
+    refreshable = False
+
+    def __init__(self, token: str) -> None:
+        remember(token)
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+    def invalidate(self) -> None:
+        pass
+
+
+class ClientCredentials(AuthBase):
+    """OAuth2 client credentials: a token fetched from the issuer, renewed before it expires
+    and once more when the server answers 401."""
+
+    refreshable = True
+
+    def __init__(
+        self,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        scope: str | None = None,
+        audience: str | None = None,
+        timeout: float = 30.0,
+        verify: bool | str = True,
+        skew_seconds: float = 60.0,
+    ) -> None:
+        remember(client_secret)
+        self._token_url = token_url
+        self._form = {"grant_type": "client_credentials"}
+        if scope:
+            self._form["scope"] = scope
+        if audience:
+            self._form["audience"] = audience
+        self._basic = (client_id, client_secret)
+        self._timeout = timeout
+        self._verify = verify
+        self._skew = skew_seconds
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._current()}"
+        return request
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._token = None
+
+    def _current(self) -> str:
+        with self._lock:
+            if self._token is None or time.monotonic() >= self._expires_at - self._skew:
+                self._token, lifetime = self._fetch()
+                self._expires_at = time.monotonic() + lifetime
+            return self._token
+
+    def _fetch(self) -> tuple[str, float]:
+        try:
+            response = requests.post(
+                self._token_url,
+                data=self._form,
+                auth=self._basic,
+                timeout=self._timeout,
+                verify=self._verify,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            raise Unavailable(
+                f"token issuer {self._token_url}: {_describe_transport(exc)}"
+            ) from None
+        if response.status_code in (400, 401, 403):
+            raise SyncerError(
+                f"token issuer {self._token_url} refused the client credentials "
+                f"(HTTP {response.status_code}); check client_id and client_secret"
+            )
+        try:
+            body = response.json()
+            token = str(body["access_token"])
+        except (ValueError, KeyError, TypeError):
+            raise SyncerError(
+                f"token issuer {self._token_url} answered HTTP {response.status_code} "
+                "without an access_token; check token_url"
+            ) from None
+        remember(token)
+        expires_in = body.get("expires_in")
+        return token, float(expires_in) if isinstance(expires_in, int | float) else 3600.0
+
+
+class HttpClient:
+    """A `requests` session bound to one base URL, with retries and auth."""
+
+    def __init__(
+        self,
+        base_url: str | HttpUrl,
+        *,
+        auth: BearerToken | ClientCredentials | None = None,
+        timeout: float = 30.0,
+        tls: TlsConfig | None = None,
+        retry: RetryPolicy | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.base_url = str(base_url).rstrip("/")
+        self.auth = auth
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self._session = requests.Session()
+        self._session.verify = (tls or TlsConfig()).requests_verify()
+        self._session.headers["User-Agent"] = f"syncer/{__version__}"
+        self._session.headers.update(headers or {})
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        """Send with retries; the response for any status that is not retried.
+
+        Raises `Unavailable` when the server cannot be reached or keeps answering with a
+        retryable status after the last attempt. A 401 with a refreshable token is retried
+        once with a new token.
+        """
+        url = path if "://" in path else f"{self.base_url}/{path.lstrip('/')}"
+        retrying = Retrying(
+            stop=stop_after_attempt(self.retry.attempts),
+            wait=self._wait,
+            retry=retry_if_exception_type(_Retryable),
+            before_sleep=_log_retry,
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    response = self._send(method, url, params, json, data, headers)
+        except _Retryable as exc:
+            raise Unavailable(
+                f"{method} {_without_query(url)}: {exc.reason} after {self.retry.attempts} attempts"
+            ) from None
+        return response
+
+    def close(self) -> None:
+        self._session.close()
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        data: bytes | None,
+        headers: Mapping[str, str] | None,
+    ) -> requests.Response:
+        for renewal in (False, True):
+            try:
+                response = self._session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    data=data,
+                    headers=headers,
+                    auth=self.auth,
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                )
+            except requests.RequestException as exc:
+                raise _Retryable(_describe_transport(exc)) from None
+            if response.status_code == 401 and self.auth and self.auth.refreshable and not renewal:
+                self.auth.invalidate()
+                continue
+            break
+        if response.status_code in RETRYABLE_STATUS:
+            raise _Retryable(f"HTTP {response.status_code}", response)
+        return response
+
+    def _wait(self, state: RetryCallState) -> float:
+        policy = self.retry
+        exc = state.outcome.exception() if state.outcome else None
+        asked = retry_after(exc.response) if isinstance(exc, _Retryable) else None
+        if asked is not None:
+            return min(asked, policy.max_retry_after_seconds)
+        backoff = wait_exponential_jitter(
+            initial=policy.initial_wait_seconds, max=policy.max_wait_seconds
+        )
+        return float(backoff(state))
+
+
+class _Retryable(Exception):
+    def __init__(self, reason: str, response: requests.Response | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.response = response
+
+
+def retry_after(response: requests.Response | None, *, now: datetime | None = None) -> float | None:
+    """Seconds a `Retry-After` header asks for (delta-seconds or an HTTP date), if any."""
+    value = response.headers.get("Retry-After") if response is not None else None
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def error_message(response: requests.Response) -> str:
+    """The server's own explanation of a failed request, on one line."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    message = body.get("message") or body.get("error") if isinstance(body, dict) else None
+    text = str(message) if message else response.text.strip()[:300] or response.reason
+    return redact(f"HTTP {response.status_code}: {' '.join(text.split())}")
+
+
+def _log_retry(state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    wait = state.next_action.sleep if state.next_action else 0.0
+    log.warning(
+        "retrying request", reason=str(exc), attempt=state.attempt_number, wait_s=round(wait, 2)
+    )
+
+
+def _describe_transport(exc: requests.RequestException) -> str:
+    kind: Literal["timed out", "cannot connect", "TLS failed", "failed"]
+    if isinstance(exc, requests.Timeout):
+        kind = "timed out"
+    elif isinstance(exc, requests.exceptions.SSLError):
+        kind = "TLS failed"
+    elif isinstance(exc, requests.ConnectionError):
+        kind = "cannot connect"
+    else:
+        kind = "failed"
+    return redact(kind if kind != "failed" else f"{kind} ({type(exc).__name__})")
+
+
+def _without_query(url: str) -> str:
+    # A query may hold an API key; a message names the endpoint, not its parameters.
+    return url.split("?", 1)[0]

@@ -1,0 +1,154 @@
+"""Our entities as OpenMetadata's requests: which endpoint, and which `Create*Request` body.
+
+Pure: no I/O. Entities are already stored in OpenMetadata's shapes, so a request is the payload
+minus what the create request lacks, plus the references OpenMetadata resolves by id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from syncer import fqn as fqns
+from syncer.models import entity_link
+
+# entity type -> the collection its create-or-update, lookup and delete endpoints live under
+COLLECTIONS: dict[str, str] = {
+    "databaseService": "services/databaseServices",
+    "pipelineService": "services/pipelineServices",
+    "mlmodelService": "services/mlmodelServices",
+    "database": "databases",
+    "databaseSchema": "databaseSchemas",
+    "table": "tables",
+    "pipeline": "pipelines",
+    "mlmodel": "mlmodels",
+    "testCase": "dataQuality/testCases",
+}
+
+# Payload fields that the create requests do not take: the parent is sent by FQN under its own
+# name (below), and observation times are ours, not OpenMetadata's.
+_NOT_SENT = frozenset({"updatedAt", "table", "column"})
+_PARENT_FIELD: dict[str, str] = {
+    "database": "service",
+    "databaseSchema": "database",
+    "table": "databaseSchema",
+    "pipeline": "service",
+    "mlmodel": "service",
+}
+# OpenMetadata refuses these column types without a length; sources do not always know one.
+_NEEDS_LENGTH = frozenset({"CHAR", "VARCHAR", "BINARY", "VARBINARY"})
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    type: str  # user or team
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Naming:
+    """How the sink names the service: the source's name, or one set in the sink's config."""
+
+    service_name: str | None = None
+    service_type: str | None = None
+
+    def fqn(self, value: str) -> str:
+        """`value` with its service part renamed, if the sink renames the service."""
+        if self.service_name is None:
+            return value
+        parts = fqns.split(value)
+        return fqns.build(self.service_name, *parts[1:])
+
+
+def path_of(entity_type: str, fqn: str | None = None) -> str:
+    """The collection of an entity type, or the by-name lookup of one entity in it."""
+    collection = COLLECTIONS[entity_type]
+    return collection if fqn is None else f"{collection}/name/{quote(fqn, safe='')}"
+
+
+def owners_of(payload: dict[str, Any]) -> list[Owner]:
+    return [Owner(o["type"], o["fullyQualifiedName"]) for o in payload.get("owners") or []]
+
+
+def create_request(
+    entity_type: str, payload: dict[str, Any], fingerprint: str | None, naming: Naming
+) -> dict[str, Any]:
+    """The `Create*Request` body for an entity; `owners` are left for the caller to resolve."""
+    body = {k: v for k, v in payload.items() if k not in _NOT_SENT and v not in (None, [])}
+    body.pop("owners", None)
+    if entity_type.endswith("Service"):
+        body["name"] = naming.service_name or body["name"]
+        body["serviceType"] = naming.service_type or body["serviceType"]
+    parent = _PARENT_FIELD.get(entity_type)
+    if parent is not None:
+        body[parent] = naming.fqn(body[parent])
+    if entity_type == "table":
+        body["columns"] = [_column(c) for c in payload.get("columns") or []]
+    if entity_type == "testCase":
+        body["entityLink"] = entity_link(naming.fqn(payload["table"]), payload.get("column"))
+    if fingerprint:
+        body["sourceHash"] = fingerprint
+    return body
+
+
+def entity_fqn(entity_type: str, payload: dict[str, Any], key: str, naming: Naming) -> str:
+    """The FQN OpenMetadata gives an entity (the state's key, with the service renamed)."""
+    if entity_type.endswith("Service"):
+        return fqns.quote(naming.service_name or payload["name"])
+    return naming.fqn(key)
+
+
+def lineage_request(
+    payload: dict[str, Any], from_id: str, to_id: str, naming: Naming
+) -> dict[str, Any]:
+    """OpenMetadata's `AddLineage` body for an edge whose ends have these ids."""
+    details: dict[str, Any] = {"source": payload.get("source", "Manual")}
+    if payload.get("sqlQuery"):
+        details["sqlQuery"] = payload["sqlQuery"]
+    if payload.get("description"):
+        details["description"] = payload["description"]
+    columns = [
+        {
+            "fromColumns": [naming.fqn(c) for c in col["fromColumns"]],
+            "toColumn": naming.fqn(col["toColumn"]),
+            **({"function": col["function"]} if col.get("function") else {}),
+        }
+        for col in payload.get("columnsLineage") or []
+    ]
+    if columns:
+        details["columnsLineage"] = columns
+    return {
+        "edge": {
+            "fromEntity": {"id": from_id, "type": payload["fromEntity"]["type"]},
+            "toEntity": {"id": to_id, "type": payload["toEntity"]["type"]},
+            "lineageDetails": details,
+        }
+    }
+
+
+def lineage_ends(payload: dict[str, Any], naming: Naming) -> tuple[tuple[str, str], ...]:
+    """(entity type, FQN) of an edge's two ends, as OpenMetadata names them."""
+    return tuple(
+        (payload[end]["type"], naming.fqn(payload[end]["fullyQualifiedName"]))
+        for end in ("fromEntity", "toEntity")
+    )
+
+
+def test_result_request(payload: dict[str, Any]) -> dict[str, Any]:
+    """OpenMetadata's `CreateTestCaseResult` body for one execution of a test case."""
+    return {k: v for k, v in payload.items() if k != "testCase" and v not in (None, [])}
+
+
+def test_result_path(payload: dict[str, Any], naming: Naming) -> str:
+    return (
+        f"dataQuality/testCases/testCaseResults/{quote(naming.fqn(payload['testCase']), safe='')}"
+    )
+
+
+def _column(column: dict[str, Any]) -> dict[str, Any]:
+    if column.get("dataType") in _NEEDS_LENGTH and column.get("dataLength") is None:
+        column = {**column, "dataLength": 1}
+    if column.get("children"):
+        column = {**column, "children": [_column(c) for c in column["children"]]}
+    return column
