@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo test lint format bench cassettes clean
 
 install: $(VENV)/.installed
 
@@ -23,6 +23,10 @@ demo: install
 
 test: install
 	$(BIN)/pytest
+
+# Re-records the HTTP cassettes under cassettes/ (see each test module for what it starts).
+cassettes: install
+	SYNCER_RECORD_CASSETTES=1 $(BIN)/pytest -q tests/integration/test_openmetadata_cassette.py
 
 lint: install
 	$(BIN)/ruff check .

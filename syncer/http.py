@@ -102,7 +102,7 @@ class ClientCredentials(AuthBase):
         self._verify = verify
         self._skew = skew_seconds
         self._token: str | None = None
-        self._expires_at = 0.0
+        self._renew_at = 0.0
         self._lock = threading.Lock()
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -115,9 +115,11 @@ class ClientCredentials(AuthBase):
 
     def _current(self) -> str:
         with self._lock:
-            if self._token is None or time.monotonic() >= self._expires_at - self._skew:
+            if self._token is None or time.monotonic() >= self._renew_at:
                 self._token, lifetime = self._fetch()
-                self._expires_at = time.monotonic() + lifetime
+                # Renew ahead of expiry, but never so far ahead that a short-lived token is
+                # renewed on every request.
+                self._renew_at = time.monotonic() + lifetime - min(self._skew, lifetime / 2)
             return self._token
 
     def _fetch(self) -> tuple[str, float]:
@@ -250,7 +252,9 @@ class HttpClient:
         if asked is not None:
             return min(asked, policy.max_retry_after_seconds)
         backoff = wait_exponential_jitter(
-            initial=policy.initial_wait_seconds, max=policy.max_wait_seconds
+            multiplier=policy.initial_wait_seconds,
+            max=policy.max_wait_seconds,
+            jitter=policy.initial_wait_seconds,
         )
         return float(backoff(state))
 

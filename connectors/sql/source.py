@@ -50,7 +50,7 @@ log = structlog.get_logger(__name__)
 # OpenMetadata's service types, by SQLAlchemy dialect name.
 _SERVICE_TYPES = {
     "sqlite": "SQLite",
-    "duckdb": "DuckDb",
+    "duckdb": "CustomDatabase",  # OpenMetadata has no DuckDB service type
     "postgresql": "Postgres",
     "mysql": "Mysql",
     "mariadb": "MariaDB",

@@ -36,6 +36,8 @@ _PARENT_FIELD: dict[str, str] = {
     "pipeline": "service",
     "mlmodel": "service",
 }
+# The create requests that take a `sourceHash` (services and test cases have none).
+_HASHED = frozenset({"database", "databaseSchema", "table", "pipeline", "mlmodel"})
 # OpenMetadata refuses these column types without a length; sources do not always know one.
 _NEEDS_LENGTH = frozenset({"CHAR", "VARCHAR", "BINARY", "VARBINARY"})
 
@@ -87,7 +89,7 @@ def create_request(
         body["columns"] = [_column(c) for c in payload.get("columns") or []]
     if entity_type == "testCase":
         body["entityLink"] = entity_link(naming.fqn(payload["table"]), payload.get("column"))
-    if fingerprint:
+    if fingerprint and entity_type in _HASHED:
         body["sourceHash"] = fingerprint
     return body
 
@@ -137,7 +139,9 @@ def lineage_ends(payload: dict[str, Any], naming: Naming) -> tuple[tuple[str, st
 
 def test_result_request(payload: dict[str, Any]) -> dict[str, Any]:
     """OpenMetadata's `CreateTestCaseResult` body for one execution of a test case."""
-    return {k: v for k, v in payload.items() if k != "testCase" and v not in (None, [])}
+    body = {k: v for k, v in payload.items() if k != "testCase" and v not in (None, [])}
+    body.setdefault("testResultValue", [])  # required, even when a test reports no values
+    return body
 
 
 def test_result_path(payload: dict[str, Any], naming: Naming) -> str:

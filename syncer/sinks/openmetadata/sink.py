@@ -354,7 +354,7 @@ class OpenMetadataSink(Sink):
         return ("token", True, f"accepted: {kind} {user.get('name')}")
 
     def _check_rights(self) -> tuple[str, bool, str]:
-        response = self._call("GET", "permissions", params={"limit": 1000})
+        response = self._call("GET", "permissions")
         if not response.ok:
             return ("rights", False, error_message(response))
         allowed = {

@@ -57,7 +57,10 @@ def test_a_varchar_without_a_length_gets_the_length_openmetadata_requires() -> N
 def test_a_renamed_service_renames_every_fqn_that_hangs_under_it() -> None:
     naming = Naming(service_name="warehouse.prod", service_type="Postgres")
     service = api.create_request(
-        "databaseService", _payload(DatabaseService(name="shop", service_type="SQLite")), None, naming
+        "databaseService",
+        _payload(DatabaseService(name="shop", service_type="SQLite")),
+        None,
+        naming,
     )
     assert (service["name"], service["serviceType"]) == ("warehouse.prod", "Postgres")
     table = api.create_request("table", _payload(ORDERS), None, naming)
@@ -124,4 +127,5 @@ def test_a_test_result_is_posted_under_its_test_case_fqn() -> None:
         "timestamp": 1_764_000_000_000,
         "testCaseStatus": "Failed",
         "result": "3 nulls",
+        "testResultValue": [],
     }

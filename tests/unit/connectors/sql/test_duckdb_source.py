@@ -210,4 +210,4 @@ def test_names_and_service_can_be_set_in_the_config(warehouse: Path, read_all: R
     assert "lake.dw.sales.orders" in _tables(records)
     [service] = records["services"]
     assert isinstance(service, DatabaseService)
-    assert (service.fqn, service.service_type) == ("lake", "DuckDb")
+    assert (service.fqn, service.service_type) == ("lake", "CustomDatabase")
