@@ -33,6 +33,9 @@ def configure(fmt: LogFormat = "auto", level: str = "info") -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
+    # sqlglot logs the text of statements it cannot parse; that text can hold literals, and
+    # syncer reports an unparsable statement itself, without its text.
+    logging.getLogger("sqlglot").setLevel(logging.CRITICAL)
 
 
 def _mask_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

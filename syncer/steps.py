@@ -189,6 +189,9 @@ class Processor(ABC):
         An exception raised here is that entity's error, not the run's.
         """
 
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release what the processor holds (connections); called once after every run."""
+
 
 @dataclass(frozen=True, slots=True)
 class FieldChange:

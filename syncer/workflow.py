@@ -137,6 +137,8 @@ class Workflow:
             log.error("run failed", error=result.error)
         finally:
             self.config.source.close()
+            for processor in self.config.processors:
+                processor.close()
         if result.status != "failed" and result.counters.errors:
             result.status = "partial"
         if not self.dry_run:

@@ -21,8 +21,12 @@ import pytest
 import requests
 import yaml
 
+from syncer.sinks.openmetadata import OpenMetadataSink
+from syncer.sinks.openmetadata.config import OpenMetadataConfig
 from syncer.steps import Change
 from syncer.workflow import RunResult
+from tests.support.engine import SCHEMA as ENGINE_SCHEMA
+from tests.support.engine import Engine, catalog, table
 from tests.support.openmetadata import OpenMetadataServer
 from tests.support.runs import query_state, run_workflow
 from tests.support.workspace import REPO, SYNCER, syncer_env
@@ -212,6 +216,111 @@ def test_a_dropped_table_sends_one_soft_delete(shop: Shop, om: OpenMetadataServe
     assert om.invalid == []
 
 
+def _stream(name: str, entity_type: str, *records: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "entity_type": entity_type, "records": list(records)}
+
+
+ORCHESTRATED = [
+    *catalog([table("orders"), table("daily_revenue")]),
+    _stream("pipeline_services", "pipelineService", {"name": "airflow", "service_type": "Airflow"}),
+    _stream(
+        "pipelines",
+        "pipeline",
+        {
+            "name": "revenue",
+            "service": "airflow",
+            "schedule_interval": "@daily",
+            "tasks": [
+                {"name": "extract", "task_type": "PythonOperator", "downstream_tasks": ["load"]},
+                {"name": "load", "task_type": "SQLExecuteQueryOperator"},
+            ],
+        },
+    ),
+    _stream("model_services", "mlmodelService", {"name": "mlflow", "service_type": "Mlflow"}),
+    _stream(
+        "models",
+        "mlmodel",
+        {
+            "name": "churn",
+            "service": "mlflow",
+            "algorithm": "sklearn",
+            "ml_features": [{"name": "tenure", "data_type": "numerical"}],
+            "ml_hyper_parameters": [{"name": "max_depth", "value": "6"}],
+        },
+    ),
+    _stream(
+        "tests",
+        "testCase",
+        {
+            "name": "id_not_null",
+            "table": f"{ENGINE_SCHEMA}.orders",
+            "column": "id",
+            "test_definition": "columnValuesToBeNotNull",
+        },
+    ),
+    _stream(
+        "results",
+        "testCaseResult",
+        {
+            "test_case": f"{ENGINE_SCHEMA}.orders.id.id_not_null",
+            "timestamp": 1_764_000_000_000,
+            "test_case_status": "Failed",
+            "result": "2 nulls",
+        },
+    ),
+    _stream(
+        "lineage",
+        "lineage",
+        {
+            "from_entity": {"type": "table", "fully_qualified_name": f"{ENGINE_SCHEMA}.orders"},
+            "to_entity": {"type": "pipeline", "fully_qualified_name": "airflow.revenue"},
+            "source": "PipelineLineage",
+        },
+        {
+            "from_entity": {"type": "pipeline", "fully_qualified_name": "airflow.revenue"},
+            "to_entity": {
+                "type": "table",
+                "fully_qualified_name": f"{ENGINE_SCHEMA}.daily_revenue",
+            },
+            "source": "PipelineLineage",
+        },
+    ),
+]
+
+
+def test_pipelines_models_test_cases_and_results_go_to_their_endpoints_valid(
+    tmp_path: Path, om: OpenMetadataServer
+) -> None:
+    engine = Engine(tmp_path)
+    engine.write(ORCHESTRATED)
+    sink = OpenMetadataSink(
+        OpenMetadataConfig.model_validate(
+            {
+                "server": om.url,
+                "token": TOKEN,
+                "retry": FAST_RETRIES,
+                "services": {"svc": {"type": "CustomDatabase"}},  # the test catalog says Duckdb
+            }
+        )
+    )
+
+    result = engine.run(sinks={"openmetadata": sink})
+
+    assert [(r.refused, r.error) for r in result.deliveries] == [(0, None)]
+    assert om.invalid == []
+    pipeline = om.entity("pipeline", "airflow.revenue")
+    assert pipeline is not None
+    assert {t["name"]: t.get("downstreamTasks") for t in pipeline["tasks"]}["extract"] == ["load"]
+    assert om.entity("mlmodel", "mlflow.churn") is not None
+    [stored] = om.results(f"{ENGINE_SCHEMA}.orders.id.id_not_null")
+    assert stored["testCaseStatus"] == "Failed"
+    assert len(om.edges) == 2
+
+    om.clear()
+    engine.run(sinks={"openmetadata": sink})
+    assert om.requests == []  # a test result is sent once, never again
+
+
 def _reassign_customers_to_bob(shop: Shop, om: OpenMetadataServer) -> None:
     """A person makes bob the owner in OpenMetadata; then the source changes the table."""
     customers = om.entity("table", f"{SCHEMA}.customers")
@@ -349,8 +458,6 @@ def test_a_wrong_token_fails_the_sink_and_never_shows_the_token(
 def test_client_credentials_get_a_token_and_a_new_one_after_a_401(
     tmp_path: Path, om: OpenMetadataServer
 ) -> None:
-    from syncer.sinks.openmetadata import OpenMetadataSink
-    from syncer.sinks.openmetadata.config import OpenMetadataConfig
     from syncer.steps import SinkContext
 
     sink = OpenMetadataSink(
@@ -418,7 +525,7 @@ def test_a_real_openmetadata_takes_the_sync_and_a_rerun_sends_nothing(
     token = os.environ["SYNCER_TEST_OPENMETADATA_TOKEN"]
     monkeypatch.setenv("SYNCER_TEST_OM_TOKEN", token)
     service = f"syncer_test_{uuid.uuid4().hex[:8]}"
-    shop = Shop(tmp_path, url, service_name=service, service_type="SQLite")
+    shop = Shop(tmp_path, url, services={SERVICE: {"name": service}})
     headers = {"Authorization": f"Bearer {token}"}
     try:
         first = shop.run()

@@ -6,7 +6,7 @@ minus what the create request lacks, plus the references OpenMetadata resolves b
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -49,18 +49,28 @@ class Owner:
 
 
 @dataclass(frozen=True, slots=True)
-class Naming:
-    """How the sink names the service: the source's name, or one set in the sink's config."""
+class ServiceName:
+    name: str | None = None
+    type: str | None = None
 
-    service_name: str | None = None
-    service_type: str | None = None
+
+@dataclass(frozen=True)
+class Naming:
+    """How the sink names services: as the source does, or as the sink's config renames them."""
+
+    services: dict[str, ServiceName] = field(default_factory=dict)  # by the source's name
 
     def fqn(self, value: str) -> str:
-        """`value` with its service part renamed, if the sink renames the service."""
-        if self.service_name is None:
-            return value
+        """`value` with its service part renamed, if the sink renames that service."""
         parts = fqns.split(value)
-        return fqns.build(self.service_name, *parts[1:])
+        renamed = self.services.get(parts[0])
+        if renamed is None or renamed.name is None:
+            return value
+        return fqns.build(renamed.name, *parts[1:])
+
+    def service(self, name: str, service_type: str) -> tuple[str, str]:
+        renamed = self.services.get(name) or ServiceName()
+        return renamed.name or name, renamed.type or service_type
 
 
 def path_of(entity_type: str, fqn: str | None = None) -> str:
@@ -80,8 +90,7 @@ def create_request(
     body = {k: v for k, v in payload.items() if k not in _NOT_SENT and v not in (None, [])}
     body.pop("owners", None)
     if entity_type.endswith("Service"):
-        body["name"] = naming.service_name or body["name"]
-        body["serviceType"] = naming.service_type or body["serviceType"]
+        body["name"], body["serviceType"] = naming.service(body["name"], body["serviceType"])
     parent = _PARENT_FIELD.get(entity_type)
     if parent is not None:
         body[parent] = naming.fqn(body[parent])
@@ -96,8 +105,6 @@ def create_request(
 
 def entity_fqn(entity_type: str, payload: dict[str, Any], key: str, naming: Naming) -> str:
     """The FQN OpenMetadata gives an entity (the state's key, with the service renamed)."""
-    if entity_type.endswith("Service"):
-        return fqns.quote(naming.service_name or payload["name"])
     return naming.fqn(key)
 
 

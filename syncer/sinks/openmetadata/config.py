@@ -31,6 +31,11 @@ class ClientCredentialsAuth(StepConfig):
 Auth = Annotated[TokenAuth | ClientCredentialsAuth, Field(discriminator="provider")]
 
 
+class ServiceRename(StepConfig):
+    name: str | None = Field(default=None, min_length=1)  # its name in OpenMetadata
+    type: str | None = Field(default=None, min_length=1)  # its serviceType, e.g. MariaDB
+
+
 class OpenMetadataConfig(StepConfig):
     server: HttpUrl  # the API base, e.g. https://openmetadata.example.com/api
     token: str | None = Field(default=None, min_length=1)  # shorthand for auth: {token: ...}
@@ -41,8 +46,8 @@ class OpenMetadataConfig(StepConfig):
     # False: what people edited in OpenMetadata (descriptions, tags, owners) stays; True: the
     # source's values replace it.
     override_metadata: bool = False
-    service_name: str | None = None  # the service's name in OpenMetadata (default: the source's)
-    service_type: str | None = None  # its serviceType, e.g. Postgres (default: the source's)
+    # Services to name or type differently in OpenMetadata, by the source's service name.
+    services: dict[str, ServiceRename] = Field(default_factory=dict)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
 
     @field_validator("server")

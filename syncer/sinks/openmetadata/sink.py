@@ -21,7 +21,7 @@ from syncer import fqn as fqns
 from syncer.errors import SinkError
 from syncer.http import HttpClient, Unavailable, error_message
 from syncer.sinks.openmetadata import api
-from syncer.sinks.openmetadata.api import COLLECTIONS, Naming, Owner
+from syncer.sinks.openmetadata.api import COLLECTIONS, Naming, Owner, ServiceName
 from syncer.sinks.openmetadata.config import OpenMetadataConfig
 from syncer.steps import Change, ConnectionReport, Refusal, Refusals, Sink, SinkContext
 
@@ -51,7 +51,9 @@ class OpenMetadataSink(Sink):
 
     def __init__(self, config: OpenMetadataConfig) -> None:
         super().__init__(config)
-        self._naming = Naming(config.service_name, config.service_type)
+        self._naming = Naming(
+            {source: ServiceName(r.name, r.type) for source, r in config.services.items()}
+        )
         self._auth = config.authenticator()
         self._http: HttpClient | None = None
         self._ids: dict[tuple[str, str], str] = {}  # (entity type, FQN) -> OpenMetadata id

@@ -16,7 +16,7 @@ from syncer.models import (
     TestCaseResult,
 )
 from syncer.sinks.openmetadata import api
-from syncer.sinks.openmetadata.api import Naming
+from syncer.sinks.openmetadata.api import Naming, ServiceName
 
 PLAIN = Naming()
 
@@ -55,7 +55,7 @@ def test_a_varchar_without_a_length_gets_the_length_openmetadata_requires() -> N
 
 
 def test_a_renamed_service_renames_every_fqn_that_hangs_under_it() -> None:
-    naming = Naming(service_name="warehouse.prod", service_type="Postgres")
+    naming = Naming({"shop": ServiceName("warehouse.prod", "Postgres")})
     service = api.create_request(
         "databaseService",
         _payload(DatabaseService(name="shop", service_type="SQLite")),
