@@ -14,12 +14,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import requests
 import structlog
 from pydantic import Field, HttpUrl
-from requests.auth import AuthBase
+from requests.auth import AuthBase, HTTPBasicAuth
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_exponential_jitter
 
@@ -55,10 +55,63 @@ class TlsConfig(StepConfig):
         return str(self.ca_bundle) if self.ca_bundle else True
 
 
+class BadResponse(SyncerError):
+    """The server answered, but not with what was asked for (an error page, broken JSON)."""
+
+
+class BearerAuthConfig(StepConfig):
+    type: Literal["bearer"]
+    token: str = Field(min_length=1)
+
+
+class BasicAuthConfig(StepConfig):
+    type: Literal["basic"]
+    username: str = Field(min_length=1)
+    password: str = Field(min_length=1)
+
+
+class ApiKeyAuthConfig(StepConfig):
+    type: Literal["api_key"]
+    name: str = Field(min_length=1)  # the header or query parameter that carries the key
+    api_key: str = Field(min_length=1)
+    location: Literal["header", "query"] = "header"
+
+
+# `auth:` of a step that reads an HTTP API; every credential is a secret reference.
+HttpAuthConfig = Annotated[
+    BearerAuthConfig | BasicAuthConfig | ApiKeyAuthConfig, Field(discriminator="type")
+]
+
+
+def authenticator(config: HttpAuthConfig | None) -> AuthBase | None:
+    """The `requests` auth for an `auth:` block (None: no auth)."""
+    if config is None:
+        return None
+    if isinstance(config, BearerAuthConfig):
+        return BearerToken(config.token)
+    if isinstance(config, BasicAuthConfig):
+        remember(config.password)
+        return HTTPBasicAuth(config.username, config.password)
+    return ApiKey(config.name, config.api_key, config.location)
+
+
+class ApiKey(AuthBase):
+    """A key sent in a header or a query parameter."""
+
+    def __init__(self, name: str, key: str, location: Literal["header", "query"]) -> None:
+        remember(key)
+        self._name, self._key, self._location = name, key, location
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        if self._location == "header":
+            request.headers[self._name] = self._key
+        else:
+            request.prepare_url(request.url, {self._name: self._key})
+        return request
+
+
 class BearerToken(AuthBase):
     """A static token, e.g. an OpenMetadata bot's JWT."""
-
-    refreshable = False
 
     def __init__(self, token: str) -> None:
         remember(token)
@@ -68,15 +121,10 @@ class BearerToken(AuthBase):
         request.headers["Authorization"] = f"Bearer {self._token}"
         return request
 
-    def invalidate(self) -> None:
-        pass
-
 
 class ClientCredentials(AuthBase):
     """OAuth2 client credentials: a token fetched from the issuer, renewed before it expires
     and once more when the server answers 401."""
-
-    refreshable = True
 
     def __init__(
         self,
@@ -161,7 +209,7 @@ class HttpClient:
         self,
         base_url: str | HttpUrl,
         *,
-        auth: BearerToken | ClientCredentials | None = None,
+        auth: AuthBase | None = None,
         timeout: float = 30.0,
         tls: TlsConfig | None = None,
         retry: RetryPolicy | None = None,
@@ -189,7 +237,7 @@ class HttpClient:
         """Send with retries; the response for any status that is not retried.
 
         Raises `Unavailable` when the server cannot be reached or keeps answering with a
-        retryable status after the last attempt. A 401 with a refreshable token is retried
+        retryable status after the last attempt. A 401 with client credentials is retried
         once with a new token.
         """
         url = path if "://" in path else f"{self.base_url}/{path.lstrip('/')}"
@@ -209,6 +257,22 @@ class HttpClient:
                 f"{method} {_without_query(url)}: {exc.reason} after {self.retry.attempts} attempts"
             ) from None
         return response
+
+    def get_json(self, path: str, *, params: Mapping[str, Any] | None = None) -> Any:
+        """GET and parse JSON; `BadResponse` names the URL when the answer is not JSON or an
+        error, so a 500 page in place of JSON is one clear line."""
+        response = self.request("GET", path, params=params)
+        where = f"GET {_without_query(response.url or path)}"
+        if not response.ok:
+            raise BadResponse(f"{where}: {error_message(response)}")
+        try:
+            return response.json()
+        except ValueError:
+            kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+            raise BadResponse(
+                f"{where}: answered {kind}, not JSON (HTTP {response.status_code}); "
+                "check the URL points at the API"
+            ) from None
 
     def close(self) -> None:
         self._session.close()
@@ -237,7 +301,11 @@ class HttpClient:
                 )
             except requests.RequestException as exc:
                 raise _Retryable(_describe_transport(exc)) from None
-            if response.status_code == 401 and self.auth and self.auth.refreshable and not renewal:
+            if (
+                response.status_code == 401
+                and not renewal
+                and isinstance(self.auth, ClientCredentials)
+            ):
                 self.auth.invalidate()
                 continue
             break

@@ -443,4 +443,51 @@ class TestCaseResult(Entity):
         return self.test_case
 
 
+ExecutionStatus = Literal["Successful", "Failed", "Pending", "Skipped"]
+
+
+class TaskStatus(_Model):
+    name: str
+    execution_status: ExecutionStatus
+    start_time: int | None = None  # milliseconds since the epoch
+    end_time: int | None = None
+    log_link: str | None = None
+
+
+class PipelineStatus(Entity):
+    """One run of a pipeline (a DAG run) and its tasks: append-only, keyed by start time."""
+
+    entity_type = "pipelineStatus"
+    parent_type = "pipeline"
+    append_only = True
+    pipeline: str  # the pipeline's FQN
+    timestamp: int  # milliseconds since the epoch
+    execution_status: ExecutionStatus
+    task_status: list[TaskStatus] = Field(default_factory=list)
+
+    _sort_tasks = field_validator("task_status")(_sorted_set)
+
+    @property
+    def fqn(self) -> str:
+        return f"{self.pipeline}@{self.timestamp}"
+
+    @property
+    def parent_fqn(self) -> str:
+        return self.pipeline
+
+
+class Record(Entity):
+    """A record of a JSON API that maps to no catalog entity: kept, diffed and delivered as it
+    is, keyed by its endpoint and primary key."""
+
+    entity_type = "record"
+    endpoint: str
+    id: str  # the record's primary key, as text
+    data: dict[str, Any]
+
+    @property
+    def fqn(self) -> str:
+        return _fqn.build(self.endpoint, self.id)
+
+
 Column.model_rebuild()
