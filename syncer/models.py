@@ -229,7 +229,11 @@ class _Named(Entity):
     owners: list[EntityReference] = Field(default_factory=list)
     domain: str | None = None  # the domain's FQN
     source_url: str | None = None
+    # When the source last changed it: a cursor for incremental reads, never a reason to
+    # count the entity as updated (its data may move without its metadata moving).
+    updated_at: datetime | None = None
 
+    volatile = frozenset({"updatedAt"})
     _sort_sets = field_validator("tags", "owners")(_sorted_set)
 
     @property
@@ -277,14 +281,11 @@ class DatabaseSchema(_Named):
 class Table(_Named):
     entity_type = "table"
     parent_type = "databaseSchema"
-    # A source's change time moves with every data change; the table's metadata need not.
-    volatile = frozenset({"updatedAt"})
     database_schema: str  # the schema's FQN
     table_type: TableType = TableType.REGULAR
     columns: list[Column] = Field(default_factory=list)
     table_constraints: list[TableConstraint] = Field(default_factory=list)
     schema_definition: str | None = None
-    updated_at: datetime | None = None
 
     _sort_constraints = field_validator("table_constraints")(_sorted_set)
 
