@@ -236,6 +236,19 @@ ORCHESTRATED = [
             ],
         },
     ),
+    _stream(
+        "runs",
+        "pipelineStatus",
+        {
+            "pipeline": "airflow.revenue",
+            "timestamp": 1_764_000_000_000,
+            "execution_status": "Failed",
+            "task_status": [
+                {"name": "extract", "execution_status": "Successful"},
+                {"name": "load", "execution_status": "Failed"},
+            ],
+        },
+    ),
     _stream("model_services", "mlmodelService", {"name": "mlflow", "service_type": "Mlflow"}),
     _stream(
         "models",
@@ -288,7 +301,7 @@ ORCHESTRATED = [
 ]
 
 
-def test_pipelines_models_test_cases_and_results_go_to_their_endpoints_valid(
+def test_pipelines_runs_models_test_cases_and_results_go_to_their_endpoints_valid(
     tmp_path: Path, om: OpenMetadataServer
 ) -> None:
     engine = Engine(tmp_path)
@@ -312,6 +325,8 @@ def test_pipelines_models_test_cases_and_results_go_to_their_endpoints_valid(
     assert pipeline is not None
     assert {t["name"]: t.get("downstreamTasks") for t in pipeline["tasks"]}["extract"] == ["load"]
     assert om.entity("mlmodel", "mlflow.churn") is not None
+    status = om.pipeline_statuses[("airflow.revenue", 1_764_000_000_000)]
+    assert status["executionStatus"] == "Failed" and len(status["taskStatus"]) == 2
     [stored] = om.results(f"{ENGINE_SCHEMA}.orders.id.id_not_null")
     assert stored["testCaseStatus"] == "Failed"
     assert len(om.edges) == 2

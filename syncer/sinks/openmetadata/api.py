@@ -151,6 +151,15 @@ def test_result_request(payload: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def pipeline_status_path(payload: dict[str, Any], naming: Naming) -> str:
+    return f"pipelines/{quote(naming.fqn(payload['pipeline']), safe='')}/status"
+
+
+def pipeline_status_request(payload: dict[str, Any]) -> dict[str, Any]:
+    """OpenMetadata's `PipelineStatus` body for one run of a pipeline."""
+    return {k: v for k, v in payload.items() if k != "pipeline" and v not in (None, [])}
+
+
 def test_result_path(payload: dict[str, Any], naming: Naming) -> str:
     return (
         f"dataQuality/testCases/testCaseResults/{quote(naming.fqn(payload['testCase']), safe='')}"

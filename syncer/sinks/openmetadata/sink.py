@@ -104,6 +104,8 @@ class OpenMetadataSink(Sink):
             return self._add_lineage(payload)
         if change.entity_type == "testCaseResult":
             return self._add_test_result(payload)
+        if change.entity_type == "pipelineStatus":
+            return self._add_pipeline_status(payload)
         if change.entity_type not in COLLECTIONS:
             return Refusal(f"OpenMetadata has no {change.entity_type} entities", final=True)
         if change.kind == "deleted":
@@ -198,6 +200,15 @@ class OpenMetadataSink(Sink):
         )
         # 409: this execution is already recorded (a re-delivery after a crash).
         return None if response.ok or response.status_code == 409 else error_message(response)
+
+    def _add_pipeline_status(self, payload: dict[str, Any]) -> str | None:
+        # A repeat of a run's timestamp replaces that run's status: re-delivery is harmless.
+        response = self._call(
+            "PUT",
+            api.pipeline_status_path(payload, self._naming),
+            json=api.pipeline_status_request(payload),
+        )
+        return None if response.ok else error_message(response)
 
     # --- bulk ---------------------------------------------------------------------------
 

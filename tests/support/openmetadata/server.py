@@ -55,6 +55,7 @@ OPERATIONS: Final = tuple(
         "EditTags",
         "EditLineage",
         "EditTests",
+        "EditStatus",
     ]
 )
 # Test definitions that OpenMetadata ships; a test case naming another one gets a 404.
@@ -286,6 +287,7 @@ class OpenMetadataServer:
         }
         self.edges: dict[tuple[str, str], dict[str, Any]] = {}  # by (fromId, toId)
         self.test_results: list[dict[str, Any]] = []
+        self.pipeline_statuses: dict[tuple[str, int], dict[str, Any]] = {}
         self.token_requests = 0
         self.refusals: dict[str, tuple[int, str]] = {}  # name or FQN -> (status, message)
 
@@ -515,6 +517,10 @@ class OpenMetadataServer:
             route(
                 "/v1/dataQuality/testCases/testCaseResults/(?P<fqn>.+)",
                 POST=_Endpoint(self._post_result, body="createTestCaseResult"),
+            ),
+            route(
+                "/v1/pipelines/(?P<fqn>[^/]+)/status",
+                PUT=_Endpoint(self._put_pipeline_status, body="pipelineStatus"),
             ),
         ]
         delete = _Endpoint(
@@ -890,6 +896,17 @@ class OpenMetadataServer:
             case["testCaseResult"] = result
             case["testCaseStatus"] = result["testCaseStatus"]
         return _Reply(201, result)
+
+    def _put_pipeline_status(self, call: _Call) -> _Reply:
+        name, body = unquote(call.params["fqn"]), call.req.body
+        pipeline = self.entities["pipeline"].get(name)
+        if pipeline is None or pipeline["deleted"]:
+            raise _HttpError(404, f"pipeline instance for {name} not found")
+        self._check_refused(name)
+        self._authorize("pipeline", "EditStatus")
+        # One status per (pipeline, timestamp): a repeat replaces it, as OpenMetadata does.
+        self.pipeline_statuses[(name, body["timestamp"])] = body
+        return _Reply(200, pipeline)
 
 
 # -- request checks ----------------------------------------------------------------------------
