@@ -73,7 +73,9 @@ def test_a_fail_keeps_the_entity_out_checks_the_rest_and_fails_the_run(engine: E
     sink = MemorySink()
     result = engine.run(processors=[_Rules({"t00": "fail", "t02": "fail"})], sinks={"m": sink})
     assert result.status == "failed"
-    assert result.error is not None and "2 entities broke rules whose action is fail" in result.error
+    assert (
+        result.error is not None and "2 entities broke rules whose action is fail" in result.error
+    )
     assert "syncer violations --run 1" in result.error
     assert _live_tables(engine) == [f"{SCHEMA}.t01"]
     assert len(result.violations) == 2
