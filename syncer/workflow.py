@@ -364,6 +364,11 @@ class Workflow:
                 state.note = reason
                 self._warn(f"stream {state.stream.name}: deletions skipped: {reason}")
             if reason is not None:
+                # What hangs off a deleted entity goes with it, even in a stream that never
+                # deletes on its own (test results, runs of a pipeline).
+                cascaded = self._cascade(state, gone)
+                gone.update(m.key for m in cascaded)
+                decided.append((state, cascaded))
                 continue
             live = self._live_before.get(state.stream.name, 0)
             missing = self.store.unseen(self.workflow, state.stream.name)
@@ -380,6 +385,12 @@ class Workflow:
         for state, rows in reversed(decided):
             if rows:
                 self._commit_deletions(state, rows)
+
+    def _cascade(self, state: _StreamState, gone: set[str]) -> list[Missing]:
+        if not gone or not self.spec.deletions.enabled:
+            return []
+        missing = self.store.unseen(self.workflow, state.stream.name)
+        return [m for m in missing if m.depends_on() & gone]
 
     def _deletion_skip_reason(self, state: _StreamState, unhealthy_read: bool) -> str | None:
         """Why deletions must not run for this stream; "" to skip silently; None to go on."""

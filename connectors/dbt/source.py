@@ -1,0 +1,207 @@
+"""The dbt source: a project's tables, lineage, tests and test results, from dbt's artifacts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from connectors.dbt.artifacts import (
+    ArtifactError,
+    ArtifactName,
+    ArtifactReader,
+    HttpArtifacts,
+    LocalArtifacts,
+)
+from connectors.dbt.config import DbtConfig
+from connectors.dbt.lineage import lineage_edges
+from connectors.dbt.mapping import Naming, Project, build_project
+from connectors.dbt.quality import Quality, build_quality, millis, results_of
+from syncer.errors import SourceError
+from syncer.http import HttpClient, authenticator
+from syncer.steps import (
+    ConnectionReport,
+    Cursor,
+    CursorValue,
+    Either,
+    RecordError,
+    Source,
+    Stream,
+)
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class _Loaded:
+    """What one run reads from the manifest and catalog, once, before anything is yielded."""
+
+    project: Project
+    quality: Quality
+    manifest_version: int
+    dbt_version: str
+
+
+class DbtSource(Source):
+    """Reads `manifest.json` and, when they are there, `catalog.json` and `run_results.json`.
+
+    The manifest describes the whole project, so every stream but the results is read whole on
+    every run and fingerprints decide what changed: a cursor on the manifest would only hide
+    removed models. The results carry a cursor: a `run_results.json` older than the watermark
+    was synced already and is not read again.
+    """
+
+    config_model = DbtConfig
+    config: DbtConfig
+
+    def __init__(self, config: DbtConfig) -> None:
+        super().__init__(config)
+        self._reader: ArtifactReader | None = None
+        self._loaded: _Loaded | None = None
+        self.naming = Naming(
+            service_name=config.service_name,
+            service_type=config.service_type,
+            tag_classification=config.tag_classification,
+            default_database=config.default_database,
+        )
+
+    def streams(self) -> list[Stream]:
+        return [
+            # The service, databases and schemas are the warehouse's, shared with the sql
+            # source: dbt no longer naming one is no reason to delete it (with its tables).
+            Stream("services", "databaseService", deletions="never"),
+            Stream("databases", "database", deletions="never"),
+            Stream("schemas", "databaseSchema", deletions="never"),
+            Stream("tables", "table"),
+            Stream("test_cases", "testCase"),
+            # Each result is stamped with when its test finished; the watermark is the latest.
+            Stream("test_results", "testCaseResult", cursor=Cursor("timestamp", "integer")),
+            # Read, not derived: a derived stream skips deletions whenever any read stream
+            # produced nothing, and a project without run_results.json always has one.
+            Stream("lineage", "lineage"),
+        ]
+
+    def read(self, stream: Stream, since: CursorValue | None) -> Iterator[Either]:
+        # The manifest and catalog are read and checked before the first entity of any stream,
+        # so a broken one fails the run before anything is synced or deleted.
+        loaded = self._load()
+        project = loaded.project
+        if stream.name == "services":
+            yield project.service
+        elif stream.name == "databases":
+            yield from project.databases
+        elif stream.name == "schemas":
+            yield from project.schemas
+        elif stream.name == "tables":
+            yield from project.tables
+        elif stream.name == "test_cases":
+            yield from loaded.quality.test_cases
+        elif stream.name == "test_results":
+            yield from self._results(loaded.quality, since)
+        elif stream.name == "lineage":
+            yield from lineage_edges(project, column_lineage=self.config.column_lineage)
+
+    def test_connection(self) -> ConnectionReport:
+        reader = self._open()
+        try:
+            loaded = self._load()
+        except SourceError as err:
+            return ConnectionReport(ok=False, checks=[("manifest.json", False, str(err))])
+        project = loaded.project
+        checks = [
+            (
+                "manifest.json",
+                True,
+                f"{reader.where('manifest.json')}: schema v{loaded.manifest_version} (dbt "
+                f"{loaded.dbt_version}), {len(project.tables)} tables, "
+                f"{len(loaded.quality.test_cases)} test cases",
+            )
+        ]
+        for name, without in _OPTIONAL.items():
+            try:
+                found = reader.load(name, required=False)
+            except SourceError as err:
+                checks.append((name, False, str(err)))
+                continue
+            detail = (
+                f"{found.where}: schema v{found.version}"
+                if found
+                else f"{reader.where(name)}: not found ({without})"
+            )
+            checks.append((name, True, detail))
+        return ConnectionReport(ok=all(ok for _, ok, _ in checks), checks=checks)
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        self._loaded = None
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def _open(self) -> ArtifactReader:
+        if self._reader is None:
+            config = self.config
+            if config.is_url:
+                client = HttpClient(
+                    config.path,
+                    auth=authenticator(config.auth),
+                    timeout=config.timeout_seconds,
+                    tls=config.tls,
+                    retry=config.retry,
+                )
+                self._reader = HttpArtifacts(client)
+            else:
+                self._reader = LocalArtifacts(Path(config.path).expanduser())
+        return self._reader
+
+    def _load(self) -> _Loaded:
+        if self._loaded is None:
+            reader = self._open()
+            manifest = reader.load("manifest.json", required=True)
+            assert manifest is not None  # required: a missing one raises
+            catalog = reader.load("catalog.json", required=False)
+            if catalog is None:
+                log.info("no catalog.json: columns and types come from the manifest only")
+            project = build_project(manifest.data, catalog.data if catalog else None, self.naming)
+            columns = {t.fqn: [c.name for c in t.columns] for t in project.tables}
+            quality = build_quality(manifest.data, project.relations, columns, self.naming)
+            metadata = manifest.data.get("metadata") or {}
+            # Only the entities are kept: a large manifest's JSON is not held for the run.
+            self._loaded = _Loaded(
+                project, quality, manifest.version, str(metadata.get("dbt_version") or "?")
+            )
+        return self._loaded
+
+    def _results(self, quality: Quality, since: CursorValue | None) -> Iterator[Either]:
+        reader = self._open()
+        try:
+            run_results = reader.load("run_results.json", required=False)
+            if run_results is None:
+                log.info("no run_results.json: no test results to read")
+                return
+            generated_at = run_results.generated_at
+        except SourceError as err:
+            # The project's tables and tests are synced; only the results wait for a good file
+            # (the stream's error keeps its watermark where it was).
+            where = (
+                err.where if isinstance(err, ArtifactError) else reader.where("run_results.json")
+            )
+            yield RecordError(where, err.reason if isinstance(err, ArtifactError) else str(err))
+            return
+        if isinstance(since, int) and millis(generated_at) < since:
+            log.info(
+                "run_results.json is older than the watermark; its results were synced already",
+                generated_at=generated_at.isoformat(),
+            )
+            return
+        yield from results_of(run_results.data, quality.bindings, generated_at)
+
+
+# The optional artifacts, and what the source does without each, for `test-connection`.
+_OPTIONAL: dict[ArtifactName, str] = {
+    "catalog.json": "columns and types come from the manifest only; run `dbt docs generate`",
+    "run_results.json": "no test results; run `dbt build` or `dbt test`",
+}
