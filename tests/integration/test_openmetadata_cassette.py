@@ -53,6 +53,8 @@ def _recorder() -> vcr.VCR:
 def test_the_recorded_first_sync_replays_request_for_request(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if RECORDING:
+        FIRST_SYNC.unlink(missing_ok=True)  # vcrpy would append to the old recording
     with _server() as (url, token):
         monkeypatch.setenv("SYNCER_TEST_OM_TOKEN", token)
         shop = Shop(tmp_path, url)

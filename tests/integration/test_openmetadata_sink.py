@@ -220,8 +220,10 @@ def _stream(name: str, entity_type: str, *records: dict[str, Any]) -> dict[str, 
     return {"name": name, "entity_type": entity_type, "records": list(records)}
 
 
+SERVICE_TYPE = {"services": {"svc": {"type": "CustomDatabase"}}}  # the test catalog says Duckdb
+DBT_TAG = {"tag_fqn": "dbtTags.finance", "label_type": "Automated"}
 ORCHESTRATED = [
-    *catalog([table("orders"), table("daily_revenue")]),
+    *catalog([table("orders", tags=[DBT_TAG]), table("daily_revenue")]),
     _stream("pipeline_services", "pipelineService", {"name": "airflow", "service_type": "Airflow"}),
     _stream(
         "pipelines",
@@ -270,6 +272,13 @@ ORCHESTRATED = [
             "column": "id",
             "test_definition": "columnValuesToBeNotNull",
         },
+        {
+            "name": "customer_exists",
+            "table": f"{ENGINE_SCHEMA}.orders",
+            "column": "id",
+            "test_definition": "dbtRelationships",
+            "parameter_values": [{"name": "to", "value": "ref('customers')"}],
+        },
     ),
     _stream(
         "results",
@@ -312,7 +321,7 @@ def test_pipelines_runs_models_test_cases_and_results_go_to_their_endpoints_vali
                 "server": om.url,
                 "token": TOKEN,
                 "retry": FAST_RETRIES,
-                "services": {"svc": {"type": "CustomDatabase"}},  # the test catalog says Duckdb
+                **SERVICE_TYPE,
             }
         )
     )
@@ -331,9 +340,28 @@ def test_pipelines_runs_models_test_cases_and_results_go_to_their_endpoints_vali
     assert stored["testCaseStatus"] == "Failed"
     assert len(om.edges) == 2
 
+    assert "dbtTags.finance" in om.tags and "dbtRelationships" in om.test_definitions
+
     om.clear()
     engine.run(sinks={"openmetadata": sink})
     assert om.requests == []  # a test result is sent once, never again
+
+
+def test_a_tag_openmetadata_lacks_is_refused_by_name_when_the_sink_may_not_create_it(
+    tmp_path: Path, om: OpenMetadataServer
+) -> None:
+    engine = Engine(tmp_path)
+    engine.write(catalog([table("orders", tags=[DBT_TAG]), table("customers")]))
+    config = {"server": om.url, "token": TOKEN, "create_tags": False, **SERVICE_TYPE}
+    sink = OpenMetadataSink(OpenMetadataConfig.model_validate(config))
+
+    result = engine.run(sinks={"openmetadata": sink})
+
+    assert result.deliveries[0].refused == 1
+    [(fqn, error)] = query_state(engine.state_path, "SELECT fqn, last_error FROM pending_changes")
+    assert fqn == f"{ENGINE_SCHEMA}.orders"
+    assert error.startswith("tag dbtTags.finance does not exist in OpenMetadata")
+    assert om.entity("table", f"{ENGINE_SCHEMA}.customers") is not None
 
 
 def _reassign_customers_to_bob(shop: Shop, om: OpenMetadataServer) -> None:

@@ -79,6 +79,41 @@ def path_of(entity_type: str, fqn: str | None = None) -> str:
     return collection if fqn is None else f"{collection}/name/{quote(fqn, safe='')}"
 
 
+def tags_of(body: dict[str, Any]) -> set[str]:
+    """The classification tags an entity's request uses, its columns' included."""
+    labels = [*(body.get("tags") or []), *_column_labels(body.get("columns") or [])]
+    return {label["tagFQN"] for label in labels if label.get("source") == "Classification"}
+
+
+def _column_labels(columns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        label
+        for column in columns
+        for label in [*(column.get("tags") or []), *_column_labels(column.get("children") or [])]
+    ]
+
+
+def tag_requests(tag_fqn: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The `CreateClassification` and `CreateTag` bodies for a tag OpenMetadata lacks."""
+    classification, *_, name = fqns.split(tag_fqn)
+    why = "Created by syncer for tags its sources and processors apply."
+    return (
+        {"name": classification, "description": why},
+        {"name": name, "classification": classification, "description": why},
+    )
+
+
+def test_definition_request(body: dict[str, Any]) -> dict[str, Any]:
+    """A `CreateTestDefinition` for a test case's definition that OpenMetadata lacks."""
+    return {
+        "name": body["testDefinition"],
+        "description": "Created by syncer for tests defined outside OpenMetadata (e.g. dbt).",
+        "entityType": "COLUMN" if "::columns::" in body["entityLink"] else "TABLE",
+        "testPlatforms": ["Other"],
+        "parameterDefinition": [{"name": p["name"]} for p in body.get("parameterValues") or []],
+    }
+
+
 def owners_of(payload: dict[str, Any]) -> list[Owner]:
     return [Owner(o["type"], o["fullyQualifiedName"]) for o in payload.get("owners") or []]
 

@@ -46,6 +46,10 @@ class OpenMetadataConfig(StepConfig):
     # False: what people edited in OpenMetadata (descriptions, tags, owners) stays; True: the
     # source's values replace it.
     override_metadata: bool = False
+    # Create the tags (and their classifications) and test definitions that entities use and
+    # OpenMetadata lacks, such as dbt's; false refuses such entities, naming what is missing.
+    create_tags: bool = True
+    create_test_definitions: bool = True
     # Services to name or type differently in OpenMetadata, by the source's service name.
     services: dict[str, ServiceRename] = Field(default_factory=dict)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)

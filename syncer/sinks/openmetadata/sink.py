@@ -59,6 +59,7 @@ class OpenMetadataSink(Sink):
         self._ids: dict[tuple[str, str], str] = {}  # (entity type, FQN) -> OpenMetadata id
         self._owners: dict[Owner, dict[str, str] | str] = {}  # reference, or why there is none
         self._bulk: bool | None = None  # whether the server offers /bulk; unknown until tried
+        self._present: set[tuple[str, str]] = set()  # tags and test definitions seen to exist
 
     def open(self, context: SinkContext) -> None:
         # Nothing is sent before there is something to send: a re-run without changes makes
@@ -136,7 +137,48 @@ class OpenMetadataSink(Sink):
             owners.append(reference)
         if owners:
             body["owners"] = owners
+        for tag in sorted(api.tags_of(body)):
+            reason = self._ensure_tag(tag)
+            if reason is not None:
+                return body, reason
+        if change.entity_type == "testCase":
+            return body, self._ensure_test_definition(body)
         return body, None
+
+    def _ensure_tag(self, tag: str) -> str | None:
+        """None once OpenMetadata has the tag (created if allowed), else why it cannot."""
+        if ("tag", tag) in self._present:
+            return None
+        response = self._call("GET", f"tags/name/{quote(tag, safe='')}")
+        if response.status_code == 404:
+            if not self.config.create_tags:
+                return f"tag {tag} does not exist in OpenMetadata; create it, or set create_tags"
+            classification, request = api.tag_requests(tag)
+            response = self._call("PUT", "classifications", json=classification)
+            if response.ok:
+                response = self._call("PUT", "tags", json=request)
+        if not response.ok:
+            return f"tag {tag}: {error_message(response)}"
+        self._present.add(("tag", tag))
+        return None
+
+    def _ensure_test_definition(self, body: dict[str, Any]) -> str | None:
+        name = body["testDefinition"]
+        if ("testDefinition", name) in self._present:
+            return None
+        response = self._call("GET", f"dataQuality/testDefinitions/name/{quote(name, safe='')}")
+        if response.status_code == 404:
+            if not self.config.create_test_definitions:
+                return (
+                    f"test definition {name} does not exist in OpenMetadata; create it, or set "
+                    "create_test_definitions"
+                )
+            request = api.test_definition_request(body)
+            response = self._call("PUT", "dataQuality/testDefinitions", json=request)
+        if not response.ok:
+            return f"test definition {name}: {error_message(response)}"
+        self._present.add(("testDefinition", name))
+        return None
 
     def _override(
         self, entity_type: str, entity: dict[str, Any], sent: dict[str, Any]

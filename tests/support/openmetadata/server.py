@@ -58,6 +58,11 @@ OPERATIONS: Final = tuple(
         "EditStatus",
     ]
 )
+# Classifications and tags that OpenMetadata ships; an entity tagged with another gets a 404.
+CLASSIFICATIONS: Final = frozenset(["PII", "Tier"])
+TAGS: Final = frozenset(
+    ["PII.Sensitive", "PII.NonSensitive", "PII.None", *(f"Tier.Tier{i}" for i in range(1, 6))]
+)
 # Test definitions that OpenMetadata ships; a test case naming another one gets a 404.
 TEST_DEFINITIONS: Final = frozenset(
     [
@@ -275,7 +280,9 @@ class OpenMetadataServer:
         self.client_secret = client_secret
         self.token_ttl = token_ttl
         self.denied: set[tuple[str, str]] = set(denied)  # (resource, operation)
-        self.test_definitions = frozenset(test_definitions)
+        self.test_definitions = set(test_definitions)
+        self.classifications = set(CLASSIFICATIONS)
+        self.tags = set(TAGS)
         self.bot_name = bot_name
         self.users = {name: _principal("user", name) for name in users}
         self.teams = {name: _principal("team", name) for name in teams}
@@ -519,6 +526,23 @@ class OpenMetadataServer:
                 POST=_Endpoint(self._post_result, body="createTestCaseResult"),
             ),
             route(
+                "/v1/tags/name/(?P<name>[^/]+)",
+                GET=_Endpoint(self._get_tag, query=read),
+            ),
+            route("/v1/tags", PUT=_Endpoint(self._put_tag, body="createTag")),
+            route(
+                "/v1/classifications",
+                PUT=_Endpoint(self._put_classification, body="createClassification"),
+            ),
+            route(
+                "/v1/dataQuality/testDefinitions/name/(?P<name>[^/]+)",
+                GET=_Endpoint(self._get_test_definition, query=read),
+            ),
+            route(
+                "/v1/dataQuality/testDefinitions",
+                PUT=_Endpoint(self._put_test_definition, body="createTestDefinition"),
+            ),
+            route(
                 "/v1/pipelines/(?P<fqn>[^/]+)/status",
                 PUT=_Endpoint(self._put_pipeline_status, body="pipelineStatus"),
             ),
@@ -605,6 +629,47 @@ class OpenMetadataServer:
 
     def _get_team(self, call: _Call) -> _Reply:
         return _Reply(200, _known(self.teams, "team", unquote(call.params["name"])))
+
+    def _get_tag(self, call: _Call) -> _Reply:
+        name = unquote(call.params["name"])
+        if name not in self.tags:
+            raise _HttpError(404, f"tag instance for {name} not found")
+        return _Reply(200, _principal("tag", fqn.split(name)[-1], name))
+
+    def _put_tag(self, call: _Call) -> _Reply:
+        body = call.req.body
+        classification = body.get("classification")
+        if classification not in self.classifications:
+            raise _HttpError(404, f"classification instance for {classification} not found")
+        name = fqn.join(classification, body["name"])
+        created = name not in self.tags
+        self.tags.add(name)
+        return _Reply(201 if created else 200, _principal("tag", body["name"], name))
+
+    def _put_classification(self, call: _Call) -> _Reply:
+        name = call.req.body["name"]
+        created = name not in self.classifications
+        self.classifications.add(name)
+        return _Reply(201 if created else 200, _principal("classification", name))
+
+    def _get_test_definition(self, call: _Call) -> _Reply:
+        name = unquote(call.params["name"])
+        if name not in self.test_definitions:
+            raise _HttpError(404, f"testDefinition instance for {name} not found")
+        return _Reply(200, _principal("testDefinition", name))
+
+    def _put_test_definition(self, call: _Call) -> _Reply:
+        name = call.req.body["name"]
+        created = name not in self.test_definitions
+        self.test_definitions.add(name)
+        return _Reply(201 if created else 200, _principal("testDefinition", name))
+
+    def _check_tags(self, request: dict[str, Any]) -> None:
+        """OpenMetadata refuses a label whose tag it does not have."""
+        labels = [*(request.get("tags") or []), *_column_tags(request.get("columns") or [])]
+        for label in labels:
+            if label["source"] == "Classification" and label["tagFQN"] not in self.tags:
+                raise _HttpError(404, f"tag instance for {label['tagFQN']} not found")
 
     def _authorize(self, resource: str, operation: str) -> None:
         if (resource, operation) in self.denied:
@@ -705,6 +770,7 @@ class OpenMetadataServer:
         """
         parent, full_name = self._place(coll, request)
         self._check_refused(full_name, request["name"])
+        self._check_tags(request)
         stored = self.entities[coll.entity_type].get(full_name)
         self._authorize(coll.entity_type, "EditAll" if stored else "Create")
         entity_id = stored["id"] if stored else str(uuid.uuid4())
@@ -1034,6 +1100,14 @@ def _principal(kind: str, name: str, full_name: str | None = None) -> dict[str, 
         "fullyQualifiedName": full_name or fqn.quote(name),
         "deleted": False,
     }
+
+
+def _column_tags(columns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        label
+        for column in columns
+        for label in [*(column.get("tags") or []), *_column_tags(column.get("children") or [])]
+    ]
 
 
 def _known(principals: Mapping[str, dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
