@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint format bench cassettes clean
+.PHONY: install demo test lint format bench cassettes dbt-artifacts clean
 
 install: $(VENV)/.installed
 
@@ -24,9 +24,16 @@ demo: install
 test: install
 	$(BIN)/pytest
 
-# Re-records the HTTP cassettes under cassettes/ (see each test module for what it starts).
+# Re-records the HTTP cassettes under cassettes/: each script installs its tool (MLflow,
+# Airflow) into .cache/, starts a real local server, seeds it and records our syncs of it.
 cassettes: install
 	SYNCER_RECORD_CASSETTES=1 $(BIN)/pytest -q tests/integration/test_openmetadata_cassette.py
+	$(BIN)/python scripts/record_mlflow.py
+	$(BIN)/python scripts/record_rest.py
+
+# Rebuilds the dbt artifacts under tests/fixtures/dbt/ by running dbt-core 1.10 on the test project.
+dbt-artifacts: install
+	$(BIN)/python scripts/dbt_artifacts.py
 
 lint: install
 	$(BIN)/ruff check .

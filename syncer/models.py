@@ -482,9 +482,11 @@ class Record(Entity):
     is, keyed by its endpoint and primary key."""
 
     entity_type = "record"
+    volatile = frozenset({"updatedAt"})
     endpoint: str
     id: str  # the record's primary key, as text
     data: dict[str, Any]
+    updated_at: datetime | None = None  # a cursor, as on named entities
 
     @property
     def fqn(self) -> str:

@@ -113,7 +113,8 @@ def test_an_immediate_rerun_changes_and_sends_nothing(synced: Synced) -> None:
     again = synced.run()
     counters = again.counters
     assert (counters.created, counters.updated, counters.deleted, counters.restored) == (0, 0, 0, 0)
-    assert counters.unchanged == synced.first.counters.created
+    # A stream with a cursor re-reads only what is at or after its watermark.
+    assert counters.unchanged == counters.scanned > 0
     assert synced.rows("SELECT count(*) FROM change_log")[0][0] == changes_before
     assert [r.delivered for r in again.deliveries] == [0]
 
