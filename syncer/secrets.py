@@ -40,6 +40,11 @@ def redact(text: str) -> str:
     return text
 
 
+def forget_all() -> None:
+    """Forget every remembered secret (between independent runs in one process, e.g. tests)."""
+    _known_values.clear()
+
+
 def remember(secret: str) -> None:
     """Treat `secret` as a secret from now on (for values obtained outside the config)."""
     if secret:

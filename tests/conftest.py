@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from syncer import secrets
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -16,3 +18,9 @@ def subprocess_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     return env
+
+
+@pytest.fixture(autouse=True)
+def _fresh_secrets() -> None:
+    """Each test starts knowing no secret: one test's password must not mask another's text."""
+    secrets.forget_all()
