@@ -1,1 +1,2 @@
-"""Built-in sinks: the embedded DuckDB catalog and JSON Lines files."""
+"""Built-in sinks: the DuckDB catalog, JSON Lines, OpenMetadata, and the event sinks
+(webhook, handler, MQTT, NATS)."""
