@@ -30,6 +30,11 @@ _CHANGE_COLUMNS = (
     "seq, run_id, workflow, stream, key, entity_type, kind, fingerprint, old_fingerprint, "
     "changed_fields"
 )
+# Change-log rows with the columns of `syncer.steps.Change`, in its order; add a WHERE.
+SELECT_CHANGES = (
+    f"SELECT {_CHANGE_COLUMNS}, payload::VARCHAR AS payload_json, "
+    "description::VARCHAR AS description_json, committed_at FROM changes"
+)
 _SETTINGS: dict[str, str | bool | int | float | list[str]] = {
     # DuckDB would cache up to 80% of RAM; a sync must stay small on an edge box. Beyond this
     # it spills to disk instead.
@@ -501,8 +506,7 @@ class StateStore:
 
         def load() -> pa.Table:
             return self.connection.sql(
-                f"SELECT {_CHANGE_COLUMNS}, payload::VARCHAR AS payload_json, "
-                "description::VARCHAR AS description_json, committed_at FROM changes "
+                f"{SELECT_CHANGES} "
                 "WHERE workflow = $workflow AND seq IN (SELECT unnest($seqs)) ORDER BY seq",
                 params={"workflow": workflow, "seqs": seqs},
             ).to_arrow_table()

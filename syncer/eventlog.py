@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 
+from state.store import SELECT_CHANGES
 from syncer.errors import ConfigError
 from syncer.events import LINEAGE, EventFilter, History
 from syncer.steps import Change
@@ -102,15 +103,11 @@ def load(connection: duckdb.DuckDBPyConnection, seqs: Sequence[int]) -> list[Cha
     """Change-log rows as the sinks receive them, in seq order."""
     if not seqs:
         return []
-    result = connection.execute(
-        "SELECT seq, run_id, workflow, stream, key, entity_type, kind, fingerprint, "
-        "old_fingerprint, changed_fields, payload::VARCHAR AS payload_json, "
-        "description::VARCHAR AS description_json, committed_at "
-        "FROM changes WHERE seq IN (SELECT unnest($seqs)) ORDER BY seq",
+    rows = connection.execute(
+        f"{SELECT_CHANGES} WHERE seq IN (SELECT unnest($seqs)) ORDER BY seq",
         {"seqs": list(seqs)},
-    )
-    names = [d[0] for d in result.description or ()]
-    return [Change(**dict(zip(names, row, strict=True))) for row in result.fetchall()]
+    ).fetchall()
+    return [Change(*row) for row in rows]
 
 
 def histories(connection: duckdb.DuckDBPyConnection, seqs: Sequence[int]) -> dict[int, History]:
