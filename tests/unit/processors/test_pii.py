@@ -22,15 +22,8 @@ from syncer.models import (
     TableType,
     TagLabel,
 )
-from syncer.processors.pii import (
-    PiiConfig,
-    PiiProcessor,
-    is_card_number,
-    is_iban,
-    is_ip_address,
-    is_phone,
-    tokens,
-)
+from syncer.processors.pii import PiiConfig, PiiProcessor, tokens
+from syncer.processors.pii_values import is_card_number, is_iban, is_ip_address, is_phone
 
 SCHEMA = "shop.shop.main"
 
