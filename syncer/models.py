@@ -361,6 +361,11 @@ class MlHyperParameter(_Model):
     description: str | None = None
 
 
+class MlStore(_Model):
+    storage: str | None = None  # where the model's artifacts are kept
+    image_repository: str | None = None
+
+
 class MlModel(_Named):
     entity_type = "mlmodel"
     parent_type = "mlmodelService"
@@ -370,6 +375,7 @@ class MlModel(_Named):
     ml_hyper_parameters: list[MlHyperParameter] = Field(default_factory=list)
     target: str | None = None
     server: str | None = None
+    ml_store: MlStore | None = None
 
     _sort_sets = field_validator("ml_features", "ml_hyper_parameters")(_sorted_set)
 

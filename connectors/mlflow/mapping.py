@@ -24,7 +24,15 @@ from connectors.mlflow.api import (
     Run,
 )
 from syncer import fqn
-from syncer.models import MlFeature, MlHyperParameter, MlModel, MlModelService, Record, TagLabel
+from syncer.models import (
+    MlFeature,
+    MlHyperParameter,
+    MlModel,
+    MlModelService,
+    MlStore,
+    Record,
+    TagLabel,
+)
 
 SERVICE_TYPE = "Mlflow"  # OpenMetadata's MlModelService type
 UNKNOWN_ALGORITHM = "unknown"  # a version without an MLmodel file names no flavor
@@ -80,6 +88,7 @@ def to_mlmodel(
         ml_hyper_parameters=hyper_parameters(model, version, run),
         tags=tag_labels(tag_classification, model.tags, version.tags if version else []),
         server=base_url,
+        ml_store=MlStore(storage=run.info.artifact_uri) if run and run.info.artifact_uri else None,
         source_url=f"{base_url}/#/models/{quote(model.name, safe='')}",
         updated_at=from_millis(model.last_updated_timestamp),
     )
@@ -136,8 +145,6 @@ def hyper_parameters(
         if latest.current_stage and latest.current_stage != "None":
             add(f"mlflow.stage.{latest.current_stage}", latest.version, "latest version in stage")
     if run is not None:
-        if run.info.artifact_uri:
-            add("mlflow.artifact_uri", run.info.artifact_uri, "where the run keeps its artifacts")
         for metric in run.data.metrics:
             add(f"mlflow.metric.{metric.key}", repr(metric.value), "latest value in the run")
     return list(found.values())

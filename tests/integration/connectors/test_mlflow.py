@@ -211,7 +211,7 @@ def test_a_model_is_described_by_its_latest_version_its_run_and_its_signature(
     assert hyper["mlflow.alias.champion"] == "2"
     assert hyper["mlflow.stage.Production"] == "2"
     assert float(hyper["mlflow.metric.roc_auc"]) > 0.5
-    assert hyper["mlflow.artifact_uri"].startswith("mlflow-artifacts:/1/")
+    assert churn["mlStore"]["storage"].startswith("mlflow-artifacts:/1/")
     assert [t["tagFQN"] for t in churn["tags"]] == [
         "MLflow.task=classification",
         "MLflow.team=growth",
