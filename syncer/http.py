@@ -31,6 +31,7 @@ from syncer.steps import StepConfig
 log = structlog.get_logger("syncer.http")
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+_HINT = "check the URL points at the API"
 
 
 class Unavailable(SyncerError):
@@ -254,25 +255,22 @@ class HttpClient:
                     response = self._send(method, url, params, json, data, headers)
         except _Retryable as exc:
             raise Unavailable(
-                f"{method} {_without_query(url)}: {exc.reason} after {self.retry.attempts} attempts"
+                f"{method} {without_query(url)}: {exc.reason} after {self.retry.attempts} attempts"
             ) from None
         return response
 
-    def get_json(self, path: str, *, params: Mapping[str, Any] | None = None) -> Any:
-        """GET and parse JSON; `BadResponse` names the URL when the answer is not JSON or an
-        error, so a 500 page in place of JSON is one clear line."""
+    def get_json(
+        self, path: str, *, params: Mapping[str, Any] | None = None, hint: str = _HINT
+    ) -> Any:
+        """GET and parse JSON (see `json_of`)."""
+        return self.get_json_response(path, params=params, hint=hint)[0]
+
+    def get_json_response(
+        self, path: str, *, params: Mapping[str, Any] | None = None, hint: str = _HINT
+    ) -> tuple[Any, requests.Response]:
+        """`get_json`, with the response for what the body does not say (headers, final URL)."""
         response = self.request("GET", path, params=params)
-        where = f"GET {_without_query(response.url or path)}"
-        if not response.ok:
-            raise BadResponse(f"{where}: {error_message(response)}")
-        try:
-            return response.json()
-        except ValueError:
-            kind = response.headers.get("Content-Type", "no content type").split(";")[0]
-            raise BadResponse(
-                f"{where}: answered {kind}, not JSON (HTTP {response.status_code}); "
-                "check the URL points at the API"
-            ) from None
+        return json_of(response, hint=hint), response
 
     def close(self) -> None:
         self._session.close()
@@ -351,6 +349,21 @@ def retry_after(response: requests.Response | None, *, now: datetime | None = No
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+def json_of(response: requests.Response, *, hint: str = _HINT) -> Any:
+    """A response's JSON body; `BadResponse` naming the URL for an error status or for a body
+    that is not JSON (an HTML error page, a truncated answer), ending with `hint`."""
+    where = f"GET {without_query(response.url or '')}"
+    if not response.ok:
+        raise BadResponse(f"{where}: {error_message(response)}")
+    try:
+        return response.json()
+    except ValueError:
+        kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+        raise BadResponse(
+            f"{where}: answered {kind}, not JSON (HTTP {response.status_code}); {hint}"
+        ) from None
+
+
 def error_message(response: requests.Response) -> str:
     """The server's own explanation of a failed request, on one line."""
     try:
@@ -383,6 +396,6 @@ def _describe_transport(exc: requests.RequestException) -> str:
     return redact(kind if kind != "failed" else f"{kind} ({type(exc).__name__})")
 
 
-def _without_query(url: str) -> str:
+def without_query(url: str) -> str:
     # A query may hold an API key; a message names the endpoint, not its parameters.
     return url.split("?", 1)[0]

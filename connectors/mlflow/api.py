@@ -11,13 +11,19 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol, TypeVar
 
-import orjson
 import requests
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from connectors.mlflow.config import MlflowConfig
-from syncer.http import BadResponse, HttpClient, authenticator, error_message
+from syncer.http import (
+    BadResponse,
+    HttpClient,
+    authenticator,
+    error_message,
+    json_of,
+    without_query,
+)
 
 API = "api/2.0/mlflow"
 _Answer = TypeVar("_Answer", bound=BaseModel)
@@ -251,17 +257,8 @@ class MlflowApi:
 
 
 def _parsed(response: requests.Response, answer: type[_Answer]) -> _Answer:
+    data = json_of(response, hint="check that tracking_uri points at an MLflow tracking server")
     where = _where(response)
-    if not response.ok:
-        raise BadResponse(f"{where}: {error_message(response)}")
-    try:
-        data = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        kind = response.headers.get("Content-Type", "no content type").split(";")[0]
-        raise BadResponse(
-            f"{where}: answered {kind} that is not JSON (HTTP {response.status_code}); "
-            "check that tracking_uri points at an MLflow tracking server"
-        ) from None
     try:
         return answer.model_validate(data)
     except ValidationError as err:
@@ -290,8 +287,7 @@ def _quoted(name: str) -> str:
 
 
 def _where(response: requests.Response) -> str:
-    # A query string can carry an API key; a message names the endpoint only.
-    return f"GET {(response.url or '').split('?', 1)[0]}"
+    return f"GET {without_query(response.url or '')}"
 
 
 def _first(err: ValueError | ValidationError) -> str:

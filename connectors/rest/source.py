@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-import requests
 import structlog
 
 from connectors.rest import timefmt
@@ -23,7 +22,7 @@ from connectors.rest.expressions import JSON, EvaluationError, Expression, Missi
 from connectors.rest.mapping import EntityMapper, MappingError
 from connectors.rest.paginate import Page, PageRequest, PaginationError, paginator
 from syncer.errors import SourceError, SyncerError
-from syncer.http import ApiKeyAuthConfig, BadResponse, HttpClient, authenticator, error_message
+from syncer.http import ApiKeyAuthConfig, HttpClient, authenticator, without_query
 from syncer.models import ENTITY_TYPES, Entity
 from syncer.secrets import redact
 from syncer.steps import (
@@ -221,7 +220,7 @@ class RestSource(Source):
                 body, headers, current = self._get(self._follow(request.url, current), None)
             else:
                 body, headers, current = self._get(path, {**params, **request.params})
-            where = f"endpoint {endpoint.name}: page {number} (GET {_without_query(current)})"
+            where = f"endpoint {endpoint.name}: page {number} (GET {without_query(current)})"
             records = _select(endpoint, body, where)
             if records and number > 1 and body == previous:
                 raise PageError(
@@ -241,20 +240,10 @@ class RestSource(Source):
     ) -> tuple[JSON, Mapping[str, str], str]:
         """The parsed body, headers and final URL of one GET; `BadResponse` names the URL."""
         self._pace()
-        response: requests.Response = self.client.request("GET", target, params=params)
-        url = response.url or target
-        where = f"GET {_without_query(url)}"
-        if not response.ok:
-            raise BadResponse(f"{where}: {error_message(response)}")
-        try:
-            body = response.json()
-        except ValueError:
-            kind = response.headers.get("Content-Type", "no content type").split(";")[0]
-            raise BadResponse(
-                f"{where}: answered {kind} that is not JSON (HTTP {response.status_code}); "
-                "check base_url and the endpoint's path"
-            ) from None
-        return body, response.headers, url
+        body, response = self.client.get_json_response(
+            target, params=params, hint="check base_url and the endpoint's path"
+        )
+        return body, response.headers, response.url or target
 
     def _follow(self, link: str, current: str) -> str:
         """A next link made absolute; only on the API's own host, so credentials stay there."""
@@ -338,8 +327,3 @@ def _select(endpoint: EndpointConfig, body: JSON, where: str) -> list[JSON]:
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
-
-
-def _without_query(url: str) -> str:
-    # A query may hold an API key; messages name the endpoint, not its parameters.
-    return url.split("?", 1)[0]

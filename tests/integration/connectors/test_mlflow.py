@@ -317,7 +317,7 @@ def test_an_html_page_answered_with_200_is_named_as_not_json(served: Served) -> 
     fault = Reply(200, HTML_500, "text/html")
     result = served.run({"/api/2.0/mlflow/registered-models/search": fault})
     assert result.status == "failed"
-    assert "registered-models/search: answered text/html that is not JSON" in str(result.error)
+    assert "registered-models/search: answered text/html, not JSON" in str(result.error)
     served.assert_state_intact()
 
 

@@ -147,7 +147,7 @@ def test_an_expression_that_fails_on_one_record_is_that_records_error(api: FakeA
     [
         (
             Reply(raw=b'{"models": [{"name": "a"}, {"na', content_type="application/json"),
-            "answered application/json that is not JSON (HTTP 200)",
+            "answered application/json, not JSON (HTTP 200)",
         ),
         (
             Reply(raw=b"<html>Bad gateway</html>", status=500, content_type="text/html"),
@@ -155,7 +155,7 @@ def test_an_expression_that_fails_on_one_record_is_that_records_error(api: FakeA
         ),
         (
             Reply(raw=b"<html>login</html>", content_type="text/html"),
-            "answered text/html that is not JSON (HTTP 200)",
+            "answered text/html, not JSON (HTTP 200)",
         ),
     ],
     ids=["truncated-json", "500-html", "html-page"],
