@@ -30,6 +30,7 @@ cassettes: install
 	SYNCER_RECORD_CASSETTES=1 $(BIN)/pytest -q tests/integration/test_openmetadata_cassette.py
 	$(BIN)/python scripts/record_mlflow.py
 	$(BIN)/python scripts/record_rest.py
+	$(BIN)/python scripts/record_airflow.py
 
 # Rebuilds the dbt artifacts under tests/fixtures/dbt/ by running dbt-core 1.10 on the test project.
 dbt-artifacts: install

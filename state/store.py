@@ -376,7 +376,8 @@ class StateStore:
         )
 
     def orphans(self, workflow: str) -> list[tuple[str, str, str]]:
-        """Live entities whose parent or lineage end the state lacks: (type, key, missing key)."""
+        """Live entities whose parent or lineage end no workflow of the state holds: (type, key,
+        missing key)."""
         rows = self.connection.execute(
             """
             WITH live AS (SELECT key, entity_type, parent_key, last_seq FROM entities
@@ -389,8 +390,10 @@ class StateStore:
                 SELECT entity_type, key, payload->>'$.fromEntity.fullyQualifiedName' FROM edges
                 UNION ALL
                 SELECT entity_type, key, payload->>'$.toEntity.fullyQualifiedName' FROM edges)
+            -- An end may belong to another workflow in this file (dbt's tables, read by sql).
             SELECT entity_type, key, needs FROM wanted
-            WHERE needs NOT IN (SELECT key FROM live) ORDER BY key
+            WHERE needs NOT IN (SELECT key FROM entities WHERE deleted_run IS NULL)
+            ORDER BY key
             """,
             [workflow],
         ).fetchall()

@@ -468,9 +468,10 @@ class PipelineStatus(Entity):
     parent_type = "pipeline"
     append_only = True
     pipeline: str  # the pipeline's FQN
-    timestamp: int  # milliseconds since the epoch
+    timestamp: int  # when the run started, milliseconds since the epoch
     execution_status: ExecutionStatus
     task_status: list[TaskStatus] = Field(default_factory=list)
+    end_time: int | None = None  # when the run ended: the cursor of a stream of finished runs
 
     _sort_tasks = field_validator("task_status")(_sorted_set)
 
