@@ -231,3 +231,18 @@ def test_a_token_written_in_the_file_is_refused_with_the_key_that_holds_it(
     message = str(raised.value)
     assert "sinks.0.config.token: a credential must not be written in the file" in message
     assert "eyJhbGciOiJIUzI1NiJ9" not in message
+
+
+def test_the_openmetadata_example_loads_with_its_two_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENMETADATA_URL", "http://localhost:8585/api")
+    monkeypatch.setenv("OPENMETADATA_BOT_TOKEN", "a-bot-token")
+    loaded = load(Path(__file__).resolve().parents[2] / "examples" / "openmetadata.yaml")
+    assert [name for name, _ in loaded.sinks] == ["openmetadata"]
+    assert [type(p).__name__ for p in loaded.processors] == [
+        "PiiProcessor",
+        "RedactProcessor",
+        "AssignProcessor",
+        "PolicyProcessor",
+    ]
