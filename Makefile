@@ -27,7 +27,7 @@ test: install
 # Re-records the HTTP cassettes under cassettes/: each script installs its tool (MLflow,
 # Airflow) into .cache/, starts a real local server, seeds it and records our syncs of it.
 cassettes: install
-	SYNCER_RECORD_CASSETTES=1 $(BIN)/pytest -q tests/integration/test_openmetadata_cassette.py
+	SYNCER_RECORD_CASSETTES=1 $(BIN)/pytest -q tests/integration/sinks/test_openmetadata_cassette.py
 	$(BIN)/python scripts/record_mlflow.py
 	$(BIN)/python scripts/record_rest.py
 	$(BIN)/python scripts/record_airflow.py

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import vcr
 
-from tests.integration.test_openmetadata_sink import EDGES, TABLES, TOKEN, Shop
+from tests.integration.sinks.test_openmetadata import EDGES, TABLES, TOKEN, Shop
 from tests.support.openmetadata import OpenMetadataServer
 from tests.support.workspace import REPO
 
