@@ -8,10 +8,10 @@ from typing import Any
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
 
 from syncer.errors import ConfigError
 from syncer.models import TableType
+from syncer.sqlurl import check_sqlalchemy_url
 from syncer.steps import StepConfig
 
 
@@ -46,17 +46,7 @@ class SqlConfig(StepConfig):
     # a schema of any size is read in pages of bounded memory.
     page_size: int = Field(default=5000, ge=1)
 
-    @field_validator("url")
-    @classmethod
-    def _url_parses(cls, value: str) -> str:
-        try:
-            make_url(value)
-        except ArgumentError:
-            # The value is not repeated: it may hold a password.
-            raise ValueError(
-                "not a SQLAlchemy URL; expected e.g. sqlite:///path/to/file.sqlite"
-            ) from None
-        return value
+    _url_parses = field_validator("url")(check_sqlalchemy_url)
 
     @model_validator(mode="after")
     def _patterns_compile(self) -> SqlConfig:

@@ -29,22 +29,13 @@ from connectors.sql.lineage import (
     _trace_expression,
     sqlglot_dialect,
 )
+from syncer.processors.redact import SQL_LITERALS
 
 __all__ = ["StatementLineage", "fingerprint", "lineage_of", "redact"]
 
 MARK = "?"
 # Nodes that hold a value written in the statement (or a bound parameter standing for one).
-_LITERALS = (
-    exp.Literal,
-    exp.National,
-    exp.HexString,
-    exp.BitString,
-    exp.ByteString,
-    exp.RawString,
-    exp.UnicodeString,
-    exp.Parameter,
-    exp.Placeholder,
-)
+_LITERALS = (*SQL_LITERALS, exp.Parameter, exp.Placeholder)
 _LITERAL_TOKENS = frozenset(
     t for t in TokenType if t.name.endswith("_STRING") or t.name in ("STRING", "NUMBER")
 )

@@ -45,6 +45,7 @@ from syncer.errors import ConfigError
 from syncer.models import Column, DataType, Entity, Table, TableType, TagLabel
 from syncer.processors._common import check_regex, rebuild
 from syncer.processors.pii_values import VALUE_CHECKS, passes
+from syncer.sqlurl import check_sqlalchemy_url
 from syncer.steps import Processor, StepConfig
 
 log = structlog.get_logger("syncer.processors.pii")
@@ -129,17 +130,7 @@ class SampleConfig(StepConfig):
     # Reading a view runs its query, which may be costly; its tables are sampled anyway.
     views: bool = False
 
-    @field_validator("url")
-    @classmethod
-    def _url_parses(cls, value: str) -> str:
-        try:
-            make_url(value)
-        except ArgumentError:
-            # The value is not repeated: it may hold a password.
-            raise ValueError(
-                "not a SQLAlchemy URL; expected e.g. sqlite:///path/to/file.sqlite"
-            ) from None
-        return value
+    _url_parses = field_validator("url")(check_sqlalchemy_url)
 
 
 class PiiConfig(StepConfig):

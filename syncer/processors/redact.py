@@ -206,7 +206,7 @@ BUILTIN_SECRETS: dict[str, _Secret] = {
 # --- SQL literals --------------------------------------------------------------------------------
 
 # Values written in a statement. Bound parameters ($1, :name) hold none and stay.
-_LITERALS = (
+SQL_LITERALS = (
     exp.Literal,
     exp.National,
     exp.HexString,
@@ -226,7 +226,7 @@ def redact_literals(sql: str, dialect: str | None = None, placeholder: str = "?"
     """
 
     def mark(node: exp.Expr) -> exp.Expr:
-        if isinstance(node, _LITERALS) and node.find_ancestor(exp.DataType) is None:
+        if isinstance(node, SQL_LITERALS) and node.find_ancestor(exp.DataType) is None:
             return exp.Var(this=placeholder)
         return node
 
