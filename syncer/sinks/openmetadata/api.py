@@ -138,11 +138,6 @@ def create_request(
     return body
 
 
-def entity_fqn(entity_type: str, payload: dict[str, Any], key: str, naming: Naming) -> str:
-    """The FQN OpenMetadata gives an entity (the state's key, with the service renamed)."""
-    return naming.fqn(key)
-
-
 def lineage_request(
     payload: dict[str, Any], from_id: str, to_id: str, naming: Naming
 ) -> dict[str, Any]:

@@ -201,7 +201,7 @@ class OpenMetadataSink(Sink):
         return None if response.ok else error_message(response)
 
     def _soft_delete(self, change: Change) -> str | None:
-        fqn = api.entity_fqn(change.entity_type, change.payload, change.key, self._naming)
+        fqn = self._naming.fqn(change.key)
         entity_id = self._id_of(change.entity_type, fqn)
         if entity_id is None:
             return None  # already gone: what a deletion wants
@@ -268,7 +268,7 @@ class OpenMetadataSink(Sink):
                 if reason is not None:
                     refusals[change.seq] = reason
                     continue
-                fqn = api.entity_fqn(change.entity_type, change.payload, change.key, self._naming)
+                fqn = self._naming.fqn(change.key)
                 bodies[fqn] = (change, body)
             refusals.update(self._send_bulk(chunk[0].entity_type, bodies))
         return refusals
@@ -301,7 +301,7 @@ class OpenMetadataSink(Sink):
         if len(refusals) < len(failed):
             # Failures we cannot match to an entity: send those entities alone to learn which.
             for fqn, (change, _) in bodies.items():
-                if bodies[fqn][0].seq not in refusals and self._id_of(entity_type, fqn) is None:
+                if change.seq not in refusals and self._id_of(entity_type, fqn) is None:
                     reason = self._upsert(change)
                     if reason is not None:
                         refusals[change.seq] = reason
