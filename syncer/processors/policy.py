@@ -34,7 +34,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
@@ -62,19 +62,7 @@ Operator = Literal[
     "contains",
     "not_contains",
 ]
-_OPERATORS: tuple[Operator, ...] = (
-    "exists",
-    "not_empty",
-    "empty",
-    "equals",
-    "not_equals",
-    "in_",
-    "not_in",
-    "matches",
-    "not_matches",
-    "contains",
-    "not_contains",
-)
+_OPERATORS: tuple[Operator, ...] = get_args(Operator)
 
 
 class Condition(StepConfig):
