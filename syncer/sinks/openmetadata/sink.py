@@ -42,6 +42,8 @@ _RIGHTS: dict[str, tuple[str, ...]] = {
         "testCase",
     )
 }
+# Append-only records of runs: added, never updated; deleted only with their parent.
+_RUN_RECORDS = frozenset({"testCaseResult", "pipelineStatus"})
 _OLDEST = (1, 5)  # test case results moved to their own endpoint in 1.5
 
 
@@ -103,9 +105,11 @@ class OpenMetadataSink(Sink):
             if change.kind == "deleted":
                 return self._remove_lineage(payload)
             return self._add_lineage(payload)
-        if change.entity_type == "testCaseResult":
-            return self._add_test_result(payload)
-        if change.entity_type == "pipelineStatus":
+        if change.entity_type in _RUN_RECORDS:
+            if change.kind == "deleted":
+                return None  # gone with its test case or pipeline, deleted recursively
+            if change.entity_type == "testCaseResult":
+                return self._add_test_result(payload)
             return self._add_pipeline_status(payload)
         if change.entity_type not in COLLECTIONS:
             return Refusal(f"OpenMetadata has no {change.entity_type} entities", final=True)

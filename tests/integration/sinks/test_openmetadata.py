@@ -346,6 +346,21 @@ def test_pipelines_runs_models_test_cases_and_results_go_to_their_endpoints_vali
     engine.run(sinks={"openmetadata": sink})
     assert om.requests == []  # a test result is sent once, never again
 
+    # The pipeline goes, and its run and edges with it: the edges are deleted before it, and
+    # its run is left to OpenMetadata's recursive delete.
+    emptied = {"pipelines": [{"name": "other", "service": "airflow"}], "runs": [], "lineage": []}
+    engine.write([{**s, "records": emptied.get(s["name"], s["records"])} for s in ORCHESTRATED])
+    gone = engine.run(sinks={"openmetadata": sink}, deletions={"fail_safe_percent": 100})
+    assert gone.counters.deleted == 4  # the pipeline, its run, its two edges
+    writes = [(r.method, r.path.split("/")[2]) for r in om.writes()]
+    assert writes == [
+        ("PUT", "pipelines"),
+        ("DELETE", "lineage"),
+        ("DELETE", "lineage"),
+        ("DELETE", "pipelines"),
+    ]
+    assert om.invalid == []
+
 
 def test_a_tag_openmetadata_lacks_is_refused_by_name_when_the_sink_may_not_create_it(
     tmp_path: Path, om: OpenMetadataServer
