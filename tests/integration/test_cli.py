@@ -525,3 +525,47 @@ def test_a_second_run_on_a_state_file_in_use_fails_at_once_naming_the_file_and_t
         first.wait(timeout=30)
     assert first.returncode == 0
     assert workspace.run_statuses() == ["succeeded"]
+
+
+# --- violations ----------------------------------------------------------------------------------
+
+
+def test_violations_lists_the_rules_a_run_broke_and_a_failing_rule_exits_1(
+    workspace: Workspace,
+) -> None:
+    rules = [
+        {
+            "name": "tables-have-owners",
+            "entity_types": ["table"],
+            "field": "owners",
+            "not_empty": True,
+            "action": "warn",
+        },
+        {
+            "name": "no-table-zero",
+            "entity_types": ["table"],
+            "fqn": r"\.t000000$",
+            "field": "name",
+            "not_equals": "t000000",
+            "action": "fail",
+        },
+    ]
+    workspace.write_config(processors=[{"type": "policy", "config": {"rules": rules}}])
+
+    done = workspace.syncer("run", workspace.config)
+
+    assert done.returncode == 1
+    assert "rules broken: 1 fail, 5 warn (see `syncer violations --run 1`)" in done.stdout
+    assert "entities broke rules whose action is fail" in done.stderr
+    listed = workspace.syncer("violations", "--config", workspace.config, "--format", "json")
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert {(r["action"], r["rule"]) for r in rows} == {
+        ("fail", "no-table-zero"),
+        ("warn", "tables-have-owners"),
+    }
+    assert len(rows) == 6
+    failing = workspace.syncer(
+        "violations", "--config", workspace.config, "--action", "fail", "--format", "json"
+    )
+    [row] = [json.loads(line) for line in failing.stdout.splitlines()]
+    assert row["fqn"].endswith(".t000000")
