@@ -1,9 +1,10 @@
 """Fills an MLflow server with a small, realistic model registry; run by the MLflow venv's python.
 
 `scripts/record_mlflow.py` runs it twice against the server it starts: `seed` (three registered
-models, four versions, params, metrics, signatures, a stage and an alias), then `change` (what an
-incremental sync must pick up: a new version with an alias, a new description and a new tag on
-one model). Never imported by syncer or its tests: it needs mlflow, pandas and scikit-learn.
+models, four versions, params, metrics, signatures, a stage and an alias; five experiments), then
+`change` (what an incremental sync must pick up: a new version with an alias, a new description
+and a new tag on one model; one experiment renamed, another deleted). Never imported by syncer or
+its tests: it needs mlflow, pandas and scikit-learn.
 """
 
 from __future__ import annotations
@@ -181,9 +182,14 @@ def seed(client: MlflowClient) -> None:
     v1 = train_regressor("demand", "demand-forecast", alpha=0.5)
     client.update_model_version("demand-forecast", v1, "Baseline ridge regression.")
 
+    # An experiment without runs, last: the newest, at the experiments' watermark.
+    client.create_experiment("scratch", tags={"owner": "data-scientist"})
+
 
 def change(client: MlflowClient) -> None:
-    """One model moves: a new version with an alias, a new description and a new tag."""
+    """One model moves: a new version with an alias, a new description and a new tag. One
+    experiment is renamed and another deleted (both stamp its last_update_time; setting an
+    experiment tag does not, nor do new runs)."""
     v3 = train_classifier(
         "churn",
         "churn-classifier",
@@ -198,6 +204,11 @@ def change(client: MlflowClient) -> None:
         "churn-classifier",
         "Predicts which subscribers cancel within the next 30 days; retrained monthly.",
     )
+    demand = client.get_experiment_by_name("demand")
+    scratch = client.get_experiment_by_name("scratch")
+    assert demand is not None and scratch is not None
+    client.rename_experiment(demand.experiment_id, "demand-planning")
+    client.delete_experiment(scratch.experiment_id)
 
 
 def main() -> None:

@@ -4,10 +4,11 @@
 
 It installs MLflow and scikit-learn into `.cache/mlflow-venv` (once), starts `mlflow server` on
 SQLite and a local artifact directory in a temporary directory on a free port, fills it with
-`scripts/mlflow_seed.py seed`, records syncer's first sync through vcrpy, changes one model
-(`mlflow_seed.py change`) and records the incremental sync that follows, on the same state.
-The cassettes in `cassettes/mlflow/` are then sanitized: a fixed host, no request headers,
-only the Content-Type of responses, no local paths; the script fails if a path or a
+`scripts/mlflow_seed.py seed`, records syncer's first sync through vcrpy and the re-run right
+after it (nothing changed: what the contract suite's second run asks for), changes one model and
+two experiments (`mlflow_seed.py change`) and records the incremental sync that follows, on the
+same state. The cassettes in `cassettes/mlflow/` are then sanitized: a fixed host, no request
+headers, only the Content-Type of responses, no local paths; the script fails if a path or a
 credential is left.
 """
 
@@ -43,6 +44,7 @@ REQUIREMENTS = ["mlflow==3.17.2", "scikit-learn==1.9.1"]
 CASSETTES = REPO / "cassettes" / "mlflow"
 # The source config both recordings were made with; the tests replay with the same.
 SOURCE_CONFIG = CASSETTES / "source.yaml"
+RECORDINGS = ("first_sync.yaml", "rerun.yaml", "incremental_sync.yaml")
 RECORDED_HOST = "http://mlflow.invalid:5000"
 STARTUP_SECONDS = 180
 
@@ -56,11 +58,12 @@ def main() -> None:
             seed("seed", url, work)
             workflow = write_workflow(work, url)
             record(workflow, work / "state.duckdb", CASSETTES / "first_sync.yaml")
+            record(workflow, work / "state.duckdb", CASSETTES / "rerun.yaml")
             seed("change", url, work)
             record(workflow, work / "state.duckdb", CASSETTES / "incremental_sync.yaml")
-        for cassette in ("first_sync.yaml", "incremental_sync.yaml"):
+        for cassette in RECORDINGS:
             sanitize(CASSETTES / cassette, url, work)
-    print(f"recorded {', '.join(p.name for p in sorted(CASSETTES.glob('*_sync.yaml')))}")
+    print(f"recorded {', '.join(RECORDINGS)}")
 
 
 def ensure_venv() -> None:

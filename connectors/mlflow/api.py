@@ -89,8 +89,11 @@ class Experiment(_Api):
     experiment_id: str
     name: str
     artifact_location: str | None = None
-    lifecycle_stage: str | None = None
+    lifecycle_stage: str | None = None  # active, or deleted (until `mlflow gc` purges it)
     creation_time: int | None = None
+    # Moves when the experiment is created, renamed, deleted or restored; not when its tags
+    # are set (or its runs change).
+    last_update_time: int | None = None
     tags: list[KeyValue] = Field(default_factory=list)
 
 
@@ -148,7 +151,7 @@ class Api(Protocol):
     def model_version(self, name: str, version: str) -> ModelVersion | None: ...
     def run(self, run_id: str) -> Run | None: ...
     def mlmodel(self, name: str, version: str) -> MLmodel | None: ...
-    def experiments(self, page_size: int) -> Iterator[Experiment]: ...
+    def experiments(self, page_size: int, since: int | None) -> Iterator[Experiment]: ...
     def probe(self, what: str) -> str: ...
     def close(self) -> None: ...
 
@@ -224,8 +227,25 @@ class MlflowApi:
         except (ValueError, ValidationError) as err:
             raise BadResponse(f"{where}: unexpected MLmodel signature ({_first(err)})") from None
 
-    def experiments(self, page_size: int) -> Iterator[Experiment]:
-        params: dict[str, Any] = {"max_results": page_size}
+    def experiments(self, page_size: int, since: int | None) -> Iterator[Experiment]:
+        """Every experiment, the deleted ones too, most recently updated first, page by page;
+        with `since` (ms), only those updated at or after it.
+
+        `experiments/search` filters on `last_update_time`, so the bound is sent and MLflow
+        answers only what changed. Deleted experiments are asked for (`view_type=ALL`) because
+        MLflow only marks them deleted and stamps the change: read with their lifecycle stage,
+        a deletion shows up in an incremental read. The page tokens are offsets, so the order is
+        newest first: an experiment updated while the pages are read moves to the front and the
+        one before it comes again on the next page (oldest first, it would move to the back and
+        push one past the page boundary, unread).
+        """
+        params: dict[str, Any] = {
+            "max_results": page_size,
+            "order_by": "last_update_time DESC",
+            "view_type": "ALL",
+        }
+        if since is not None:
+            params["filter"] = f"last_update_time >= {since}"
         while True:
             page = self._get("experiments/search", params, _ExperimentsPage)
             yield from page.experiments

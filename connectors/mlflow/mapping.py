@@ -165,7 +165,10 @@ def tag_labels(classification: str | None, *tag_lists: Iterable[KeyValue]) -> li
 
 
 def to_record(service_name: str, base_url: str, experiment: Experiment) -> Record:
-    """An experiment as a `record`: OpenMetadata has no experiment entity."""
+    """An experiment as a `record`: OpenMetadata has no experiment entity. Its last update is
+    the cursor (volatile: a stamp alone is no change); a deleted one keeps its record, with
+    `lifecycle_stage: deleted`."""
+    updated = experiment.last_update_time
     return Record(
         endpoint=f"{service_name}/experiments",
         id=experiment.experiment_id,
@@ -177,4 +180,5 @@ def to_record(service_name: str, base_url: str, experiment: Experiment) -> Recor
             "tags": {t.key: t.value for t in experiment.tags},
             "url": f"{base_url}/#/experiments/{quote(experiment.experiment_id, safe='')}",
         },
+        updated_at=from_millis(updated) if updated is not None else None,
     )

@@ -20,11 +20,14 @@ _READ_ERRORS = (BadResponse, Unavailable)
 
 
 class MlflowSource(Source):
-    """Registered models as `mlmodel` entities under one `mlmodelService`.
+    """Registered models as `mlmodel` entities under one `mlmodelService`; experiments as
+    `record` entities.
 
     The `models` stream's cursor is the model's `last_updated_timestamp`. MLflow cannot filter
     on it, so the search is ordered newest first and stops at the first model older than the
-    lower bound; only the models above it cost further requests.
+    lower bound; only the models above it cost further requests. The `experiments` stream's
+    cursor is the experiment's `last_update_time`, which MLflow filters on: the lower bound is
+    sent with the search.
     """
 
     config_model = MlflowConfig
@@ -39,7 +42,8 @@ class MlflowSource(Source):
         cursor = Cursor(
             "updated_at",
             "datetime",
-            # Newest first: the watermark may advance only once the whole stream is read.
+            # Both searches are newest first (MLflow's page tokens are offsets, see
+            # `MlflowApi.experiments`): the watermark may advance only once a stream is read.
             "unsorted",
             timedelta(seconds=lookback) if lookback else None,
         )
@@ -48,7 +52,7 @@ class MlflowSource(Source):
             Stream("models", "mlmodel", cursor=cursor),
         ]
         if self.config.experiments:
-            streams.append(Stream("experiments", "record"))
+            streams.append(Stream("experiments", "record", cursor=cursor))
         return streams
 
     def read(self, stream: Stream, since: CursorValue | None) -> Iterator[Either]:
@@ -58,13 +62,8 @@ class MlflowSource(Source):
             bound = mapping.to_millis(since) if isinstance(since, datetime) else None
             yield from self._models(bound)
         elif stream.name == "experiments":
-            for experiment in self._pages(self._api.experiments, "experiments/search"):
-                if isinstance(experiment, RecordError):
-                    yield experiment
-                else:
-                    yield mapping.to_record(
-                        self.config.service_name, self.config.base_url, experiment
-                    )
+            bound = mapping.to_millis(since) if isinstance(since, datetime) else None
+            yield from self._experiments(bound)
 
     def test_connection(self) -> ConnectionReport:
         wanted = ["registered-models", *(["experiments"] if self.config.experiments else [])]
@@ -95,6 +94,20 @@ class MlflowSource(Source):
                 continue
             seen.add(model.name)
             yield self._model(model)
+
+    def _experiments(self, bound: int | None) -> Iterator[Either]:
+        """The experiments updated at or after `bound` (ms; all without one), deleted ones
+        with their lifecycle stage; MLflow does the filtering."""
+        pages = self._pages(lambda size: self._api.experiments(size, bound), "experiments/search")
+        seen: set[str] = set()  # offsets move while the pages are read, as for models
+        for experiment in pages:
+            if isinstance(experiment, RecordError):
+                yield experiment
+                return
+            if experiment.experiment_id in seen:
+                continue
+            seen.add(experiment.experiment_id)
+            yield mapping.to_record(self.config.service_name, self.config.base_url, experiment)
 
     def _model(self, model: RegisteredModel) -> Entity | RecordError:
         """One model and the version that describes it, or why it could not be read; the state

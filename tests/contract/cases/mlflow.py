@@ -1,5 +1,6 @@
 """The contract case of the `mlflow` source: the recorded first sync of a real `mlflow server`
-(three registered models, four experiments), replayed by vcrpy without any server.
+(three registered models, five experiments) and the re-run recorded right after it, replayed by
+vcrpy without any server.
 
 `scripts/record_mlflow.py` (`make cassettes`) records it again. The integration tests of the
 source use the same helpers.
@@ -19,6 +20,8 @@ from tests.contract.cases import REPO, Case
 
 CASSETTES = REPO / "cassettes" / "mlflow"
 FIRST_SYNC = CASSETTES / "first_sync.yaml"
+# The sync right after the first, nothing changed: its experiments search carries the watermark.
+RERUN = CASSETTES / "rerun.yaml"
 INCREMENTAL_SYNC = CASSETTES / "incremental_sync.yaml"
 
 
@@ -39,9 +42,16 @@ def replayer() -> vcr.VCR:
     )
 
 
+def interactions(*cassettes: Path) -> list[dict[str, Any]]:
+    return [i for c in cassettes for i in yaml.safe_load(c.read_text())["interactions"]]
+
+
 @contextmanager
 def _first_sync(tmp: Path) -> Iterator[dict[str, Any]]:
-    with replayer().use_cassette(str(FIRST_SYNC), allow_playback_repeats=True):
+    # The suite runs the source twice: the re-run asks for experiments from the watermark on.
+    both = tmp / "first_sync_and_rerun.yaml"
+    both.write_text(yaml.safe_dump({"interactions": interactions(FIRST_SYNC, RERUN), "version": 1}))
+    with replayer().use_cassette(str(both), allow_playback_repeats=True):
         yield recorded_source()
 
 

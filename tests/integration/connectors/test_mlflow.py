@@ -8,7 +8,7 @@ can also fail, demand credentials or go away.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,11 +22,22 @@ import yaml
 
 from syncer import config as configs
 from syncer.workflow import RunResult
-from tests.contract.cases.mlflow import FIRST_SYNC, INCREMENTAL_SYNC, recorded_source, replayer
+from tests.contract.cases.mlflow import (
+    FIRST_SYNC,
+    INCREMENTAL_SYNC,
+    RERUN,
+    interactions,
+    recorded_source,
+    replayer,
+)
 from tests.support.runs import query_state, run_workflow
 
 HTML_500 = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
 NO_RETRY_WAIT = {"attempts": 2, "initial_wait_seconds": 0, "max_wait_seconds": 0}
+# What the server answered before anything changed: the first sync, and the re-run after it
+# (whose experiments search carries the watermark).
+UNCHANGED = (FIRST_SYNC, RERUN)
+EXPERIMENTS_SEARCH = "/api/2.0/mlflow/experiments/search"
 
 
 # --- a local server answering as the recorded one did ------------------------------------------
@@ -41,17 +52,17 @@ class Reply:
 
 @dataclass
 class RecordedMlflow:
-    """Serves a cassette's answers by path and query; `faults` replace the answers of an
+    """Serves cassettes' answers by path and query; `faults` replace the answers of an
     endpoint (a path, or a path with `?` and a query part it must contain)."""
 
-    cassette: Path
+    cassettes: Sequence[Path]
     faults: dict[str, Reply] = field(default_factory=dict)
     credentials: str | None = None  # the Authorization header it demands
     seen: list[tuple[str, str | None]] = field(default_factory=list)  # (path?query, auth)
 
     def __post_init__(self) -> None:
         self.answers: dict[tuple[str, tuple[tuple[str, str], ...]], Reply] = {}
-        for interaction in yaml.safe_load(self.cassette.read_text())["interactions"]:
+        for interaction in interactions(*self.cassettes):
             request, response = interaction["request"], interaction["response"]
             body = response["body"]["string"]
             self.answers[_key(request["uri"])] = Reply(
@@ -131,15 +142,15 @@ class Workspace:
         with replayer().use_cassette(str(cassette)) as played:
             return self.run(**config), played
 
-    def rows(self, sql: str) -> list[tuple[Any, ...]]:
-        return query_state(self.state, sql)
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return query_state(self.state, sql, params)
 
     def entities(self) -> dict[str, dict[str, Any]]:
         rows = self.rows("SELECT fqn, payload::VARCHAR FROM current_entities")
         return {key: orjson.loads(payload) for key, payload in rows}
 
-    def watermark(self) -> str:
-        return str(self.rows("SELECT value FROM watermarks WHERE stream = 'models'")[0][0])
+    def watermark(self, stream: str = "models") -> str:
+        return str(self.rows("SELECT value FROM watermarks WHERE stream = ?", (stream,))[0][0])
 
 
 @pytest.fixture
@@ -166,8 +177,27 @@ def _recorded_models(cassette: Path) -> dict[str, int]:
     return found
 
 
+def _recorded_experiments(cassette: Path) -> dict[str, dict[str, Any]]:
+    """Each experiment the cassette's searches returned, by id, as MLflow answered it."""
+    found: dict[str, dict[str, Any]] = {}
+    for interaction in yaml.safe_load(cassette.read_text())["interactions"]:
+        if "experiments/search" in interaction["request"]["uri"]:
+            page = orjson.loads(interaction["response"]["body"]["string"])
+            for experiment in page.get("experiments", []):
+                found[experiment["experiment_id"]] = experiment
+    return found
+
+
 def _requested(played: Any) -> list[str]:
     return [r.uri for r in played.requests]
+
+
+def _query(uri: str) -> dict[str, str]:
+    return dict(parse_qsl(urlsplit(uri).query))
+
+
+def _millis(text: str) -> int:
+    return int(datetime.fromisoformat(text).timestamp() * 1000)
 
 
 # --- the recorded syncs ------------------------------------------------------------------------
@@ -188,8 +218,15 @@ def test_the_first_sync_replays_request_for_request_into_a_service_models_and_ex
         "mlflow/experiments.1",
         "mlflow/experiments.2",
         "mlflow/experiments.3",
+        "mlflow/experiments.4",
     ]
     assert ws.entities()["mlflow"]["serviceType"] == "Mlflow"
+    # A first sync asks for every experiment, the deleted ones too, newest first.
+    searches = [_query(u) for u in _requested(played) if EXPERIMENTS_SEARCH in u]
+    assert len(searches) == 3  # five experiments, pages of two
+    for query in searches:
+        assert "filter" not in query
+        assert (query["order_by"], query["view_type"]) == ("last_update_time DESC", "ALL")
 
 
 def test_a_model_is_described_by_its_latest_version_its_run_and_its_signature(
@@ -245,7 +282,8 @@ def test_the_incremental_sync_reads_again_only_the_models_at_or_after_the_waterm
     asked = {u.split("name=")[1].split("&")[0] for u in requested if "get-artifact" in u}
     assert asked == changed
     assert not [u for u in requested if "fraud-scorer" in u]
-    assert (result.counters.updated, result.counters.created, result.counters.deleted) == (1, 0, 0)
+    assert result.streams["models"].updated == 1
+    assert (result.counters.updated, result.counters.created, result.counters.deleted) == (3, 0, 0)
 
 
 def test_the_incremental_sync_brings_the_new_version_alias_description_and_tag(
@@ -258,10 +296,92 @@ def test_the_incremental_sync_brings_the_new_version_alias_description_and_tag(
     assert hyper["mlflow.alias.challenger"] == "3" and hyper["mlflow.alias.champion"] == "2"
     assert churn["description"].endswith("retrained monthly.")
     assert "MLflow.reviewed_by=ml-platform" in [t["tagFQN"] for t in churn["tags"]]
-    (changed,) = synced.rows("SELECT changed_fields FROM changes WHERE run_id = 2")
+    (changed,) = synced.rows(
+        "SELECT changed_fields FROM changes WHERE run_id = 2 AND key = 'mlflow.churn-classifier'"
+    )
     assert {"description", "tags", "mlHyperParameters.mlflow.version.value"} <= set(changed[0])
     newest = _recorded_models(INCREMENTAL_SYNC)["churn-classifier"]
     assert int(datetime.fromisoformat(synced.watermark()).timestamp() * 1000) == newest
+
+
+# --- experiments: the watermark sent as MLflow's filter ----------------------------------------
+
+
+def test_an_experiment_record_is_stamped_with_its_last_update_and_the_newest_is_the_watermark(
+    synced: Workspace,
+) -> None:
+    recorded = _recorded_experiments(FIRST_SYNC)
+    for key, payload in synced.entities().items():
+        if key.startswith("mlflow/experiments."):
+            experiment = recorded[payload["id"]]
+            assert _millis(payload["updatedAt"]) == experiment["last_update_time"]
+            assert payload["data"]["lifecycle_stage"] == "active"
+    newest = max(e["last_update_time"] for e in recorded.values())
+    assert _millis(synced.watermark("experiments")) == newest
+
+
+def test_the_incremental_experiments_search_sends_the_watermark_and_reads_only_what_changed(
+    synced: Workspace,
+) -> None:
+    lookback_ms = recorded_source()["config"]["lookback_seconds"] * 1000
+    bound = _millis(synced.watermark("experiments")) - lookback_ms
+    result, played = synced.replay(INCREMENTAL_SYNC)
+    assert result.status == "succeeded", result.error
+    assert played.all_played
+    searches = [_query(u) for u in _requested(played) if EXPERIMENTS_SEARCH in u]
+    assert searches, "the incremental sync asked for no experiments"
+    for query in searches:
+        assert query["filter"] == f"last_update_time >= {bound}"
+        assert (query["order_by"], query["view_type"]) == ("last_update_time DESC", "ALL")
+    # MLflow answered only the renamed and the deleted experiment: the three that did not
+    # change (one of them gained a run, which does not stamp it) were not read again.
+    before, after = _recorded_experiments(FIRST_SYNC), _recorded_experiments(INCREMENTAL_SYNC)
+    changed = {
+        i for i, e in after.items() if e["last_update_time"] != before[i]["last_update_time"]
+    }
+    assert set(after) == changed == {"3", "4"}
+    assert all(e["last_update_time"] >= bound for e in after.values())
+    stream = result.streams["experiments"]
+    assert (stream.scanned, stream.updated, stream.created, stream.deleted) == (2, 2, 0, 0)
+
+
+def test_a_deleted_experiment_shows_up_incrementally_marked_deleted_and_a_rename_as_such(
+    synced: Workspace,
+) -> None:
+    synced.replay(INCREMENTAL_SYNC)
+    entities = synced.entities()
+    assert entities["mlflow/experiments.4"]["data"]["lifecycle_stage"] == "deleted"
+    assert entities["mlflow/experiments.3"]["data"]["name"] == "demand-planning"
+    changes = synced.rows(
+        "SELECT key, kind, changed_fields FROM changes WHERE run_id = 2 AND key LIKE 'mlflow/%' "
+        "ORDER BY key"
+    )
+    assert [(key, kind) for key, kind, _ in changes] == [
+        ("mlflow/experiments.3", "updated"),
+        ("mlflow/experiments.4", "updated"),
+    ]
+    assert [sorted(fields) for _, _, fields in changes] == [
+        ["data.name", "updatedAt"],
+        ["data.lifecycle_stage", "updatedAt"],
+    ]
+    newest = _recorded_experiments(INCREMENTAL_SYNC)["4"]["last_update_time"]
+    assert _millis(synced.watermark("experiments")) == newest
+
+
+def test_the_experiments_filter_starts_lookback_seconds_before_the_watermark(
+    ws: Workspace,
+) -> None:
+    nothing_new = {f"{EXPERIMENTS_SEARCH}?filter": Reply(200, b"{}")}
+    with RecordedMlflow(UNCHANGED, nothing_new) as server:
+        first = ws.run(tracking_uri=server.url, lookback_seconds=90)
+        watermark = _millis(ws.watermark("experiments"))
+        again = ws.run(tracking_uri=server.url, lookback_seconds=90)
+    assert first.status == again.status == "succeeded", again.error
+    (search,) = [t for t, _ in server.seen if "filter=" in t and EXPERIMENTS_SEARCH in t]
+    assert _query(search)["filter"] == f"last_update_time >= {watermark - 90_000}"
+    # Nothing came back, yet no experiment is deleted: an incremental read is not a full one.
+    assert again.streams["experiments"].deleted == 0
+    assert _millis(ws.watermark("experiments")) == watermark
 
 
 # --- answers that are not what MLflow sends ----------------------------------------------------
@@ -290,14 +410,14 @@ class Served:
 
 @pytest.fixture
 def served(ws: Workspace) -> Iterator[Served]:
-    with RecordedMlflow(FIRST_SYNC) as server:
+    with RecordedMlflow(UNCHANGED) as server:
         first = ws.run(tracking_uri=server.url)
         assert first.status == "succeeded", first.error
         yield Served(ws, server, ws.entities(), ws.watermark())
 
 
 def _served_run(ws: Workspace, faults: dict[str, Reply], **config: Any) -> RunResult:
-    with RecordedMlflow(FIRST_SYNC, faults) as server:
+    with RecordedMlflow(UNCHANGED, faults) as server:
         return ws.run(tracking_uri=server.url, retry=NO_RETRY_WAIT, **config)
 
 
@@ -362,7 +482,8 @@ def test_an_html_page_in_place_of_an_mlmodel_file_fails_that_model_naming_the_ur
         "mlflow.churn-classifier",
         "mlflow.demand-forecast",
     ]
-    assert ws.rows("SELECT count(*) FROM watermarks") == [(0,)]
+    # The models' watermark stays behind the failed model; the experiments were all read.
+    assert ws.rows("SELECT stream FROM watermarks") == [("experiments",)]
 
 
 # --- credentials and connection checks ---------------------------------------------------------
@@ -384,7 +505,7 @@ def test_credentials_from_secret_references_reach_every_request_and_nothing_else
     ws: Workspace, monkeypatch: pytest.MonkeyPatch, auth: dict[str, str], header: str
 ) -> None:
     monkeypatch.setenv("SYNCER_TEST_MLFLOW_SECRET", "s3cret")
-    with RecordedMlflow(FIRST_SYNC, credentials=header) as server:
+    with RecordedMlflow(UNCHANGED, credentials=header) as server:
         result = ws.run(tracking_uri=server.url, auth=auth)
     assert result.status == "succeeded", result.error
     assert server.seen and all(auth == header for _, auth in server.seen)
@@ -404,7 +525,7 @@ def test_test_connection_lists_models_and_experiments(tmp_path: Path) -> None:
         "/api/2.0/mlflow/registered-models/search?max_results=1": Reply(200, b"{}"),
         "/api/2.0/mlflow/experiments/search?max_results=1": Reply(200, b"{}"),
     }
-    with RecordedMlflow(FIRST_SYNC, probes) as server:
+    with RecordedMlflow(UNCHANGED, probes) as server:
         report = _connection(tmp_path, tracking_uri=server.url)
     assert report.ok
     assert [(name, ok) for name, ok, _ in report.checks] == [
@@ -419,7 +540,7 @@ def test_test_connection_fails_on_refused_credentials_saying_what_to_check(
 ) -> None:
     monkeypatch.setenv("SYNCER_TEST_MLFLOW_SECRET", "wrong")
     auth = {"type": "basic", "username": "reader", "password": "${env:SYNCER_TEST_MLFLOW_SECRET}"}
-    with RecordedMlflow(FIRST_SYNC, credentials=BASIC) as server:
+    with RecordedMlflow(UNCHANGED, credentials=BASIC) as server:
         report = _connection(tmp_path, tracking_uri=server.url, auth=auth)
     assert not report.ok
     assert "HTTP 401: log in first; check the auth block" in report.checks[0][2]
@@ -427,7 +548,7 @@ def test_test_connection_fails_on_refused_credentials_saying_what_to_check(
 
 
 def test_test_connection_fails_when_nothing_listens_saying_what_to_check(tmp_path: Path) -> None:
-    with RecordedMlflow(FIRST_SYNC) as server:
+    with RecordedMlflow(UNCHANGED) as server:
         url = server.url  # the port is free again once the server is gone
     report = _connection(tmp_path, tracking_uri=url, retry=NO_RETRY_WAIT)
     assert not report.ok

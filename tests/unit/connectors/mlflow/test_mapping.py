@@ -221,4 +221,13 @@ def test_an_experiment_becomes_a_record_under_the_service() -> None:
     assert record.data["name"] == "churn"
     assert record.data["tags"] == {"team": "growth"}
     assert record.data["url"] == "http://mlflow:5000/#/experiments/1"
-    assert "last_update_time" not in record.data  # it moves without the experiment changing
+    # The last update is the cursor, a volatile field: a stamp alone is no change.
+    assert record.updated_at == mapping.from_millis(2)
+    assert "last_update_time" not in record.data
+
+
+def test_a_deleted_experiment_is_a_record_marked_deleted() -> None:
+    experiment = Experiment(experiment_id="4", name="scratch", lifecycle_stage="deleted")
+    record = mapping.to_record("mlflow", "http://mlflow:5000", experiment)
+    assert record.data["lifecycle_stage"] == "deleted"
+    assert record.updated_at is None  # an answer without a last update has no cursor value

@@ -18,13 +18,20 @@ from syncer.models import MlModel, MlModelService, Record
 from syncer.steps import RecordError, Stream
 
 MODELS = Stream("models", "mlmodel")
+EXPERIMENTS = Stream("experiments", "record")
 
 
 class FakeApi:
     """Models newest first, in pages; every call is logged; `fail` makes a call raise."""
 
-    def __init__(self, models: list[RegisteredModel], page_size: int = 2) -> None:
+    def __init__(
+        self,
+        models: list[RegisteredModel],
+        page_size: int = 2,
+        experiments: list[Experiment] | None = None,
+    ) -> None:
         self.models = sorted(models, key=lambda m: -m.last_updated_timestamp)
+        self.experiment_list = experiments or [Experiment(experiment_id="1", name="churn")]
         self.page_size = page_size
         self.calls: list[tuple[str, ...]] = []
         self.fail: dict[tuple[str, ...], Exception] = {}
@@ -56,9 +63,16 @@ class FakeApi:
         self._call("mlmodel", name, version)
         return MLmodel(flavors={"python_function": {}, "sklearn": {}})
 
-    def experiments(self, page_size: int) -> Iterator[Experiment]:
-        self._call("experiments")
-        yield Experiment(experiment_id="1", name="churn")
+    def experiments(self, page_size: int, since: int | None) -> Iterator[Experiment]:
+        """As MLflow filters them: updated at or after `since`, in pages."""
+        found = [
+            e
+            for e in self.experiment_list
+            if since is None or e.last_update_time is None or e.last_update_time >= since
+        ]
+        for start in range(0, max(len(found), 1), self.page_size):
+            self._call("experiments", str(since), str(start // self.page_size + 1))
+            yield from found[start : start + self.page_size]
 
     def probe(self, what: str) -> str:
         self._call("probe", what)
@@ -96,11 +110,70 @@ def test_streams_are_the_service_and_models_with_a_datetime_cursor_and_lookback(
     assert cursor.lookback == timedelta(seconds=30)
 
 
+def _experiment(experiment_id: str, updated: int, **fields: Any) -> Experiment:
+    return Experiment.model_validate(
+        {"experiment_id": experiment_id, "name": f"e{experiment_id}", **fields}
+        | {"last_update_time": updated}
+    )
+
+
+def _ids(items: list[Any]) -> list[str]:
+    return [i.id for i in items if isinstance(i, Record)]
+
+
 def test_experiments_are_a_stream_of_records_only_when_asked_for() -> None:
+    assert "experiments" not in [s.name for s in _source(FakeApi([])).streams()]
     source = _source(FakeApi([]), experiments=True)
     assert [s.name for s in source.streams()][-1] == "experiments"
-    (record,) = source.read(Stream("experiments", "record"), None)
+    (record,) = source.read(EXPERIMENTS, None)
     assert isinstance(record, Record) and record.fqn == "mlflow/experiments.1"
+
+
+def test_the_experiments_stream_has_the_last_update_as_its_cursor_with_the_lookback() -> None:
+    stream = _source(FakeApi([]), experiments=True, lookback_seconds=30).streams()[-1]
+    assert stream.cursor is not None
+    cursor = stream.cursor
+    # Newest first (page tokens are offsets): the watermark moves once the stream is read.
+    assert (cursor.field, cursor.kind, cursor.ordering) == ("updated_at", "datetime", "unsorted")
+    assert cursor.lookback == timedelta(seconds=30)
+
+
+def test_a_full_experiments_read_asks_without_a_bound_and_stamps_each_record() -> None:
+    api = FakeApi([], experiments=[_experiment("2", 200), _experiment("1", 100)])
+    items = list(_source(api, experiments=True).read(EXPERIMENTS, None))
+    assert _ids(items) == ["2", "1"]
+    stamps = [i.updated_at for i in items if isinstance(i, Record)]
+    assert stamps == [from_millis(200), from_millis(100)]
+    assert {c[1] for c in api.calls if c[0] == "experiments"} == {"None"}
+
+
+def test_an_incremental_experiments_read_sends_the_bound_to_mlflow_in_milliseconds() -> None:
+    api = FakeApi([], experiments=[_experiment("3", 300), _experiment("2", 200)])
+    api.experiment_list.append(_experiment("1", 100))
+    items = list(_source(api, experiments=True).read(EXPERIMENTS, from_millis(200)))
+    assert _ids(items) == ["3", "2"]  # the bound is inclusive; MLflow left out "1"
+    assert [c for c in api.calls if c[0] == "experiments"] == [("experiments", "200", "1")]
+
+
+def test_a_deleted_experiment_is_read_as_a_record_marked_deleted() -> None:
+    api = FakeApi([], experiments=[_experiment("4", 400, lifecycle_stage="deleted")])
+    (record,) = _source(api, experiments=True).read(EXPERIMENTS, from_millis(300))
+    assert isinstance(record, Record) and record.data["lifecycle_stage"] == "deleted"
+
+
+def test_an_experiment_that_comes_again_on_the_next_page_is_read_once() -> None:
+    api = FakeApi([], experiments=[_experiment("3", 300), _experiment("2", 200)])
+    api.experiment_list += [_experiment("2", 200), _experiment("1", 100)]  # offsets moved
+    items = list(_source(api, experiments=True).read(EXPERIMENTS, None))
+    assert _ids(items) == ["3", "2", "1"]
+
+
+def test_a_later_experiments_page_that_fails_is_an_error_of_the_stream() -> None:
+    api = FakeApi([], experiments=[_experiment(str(i), i) for i in (3, 2, 1)])
+    api.fail[("experiments", "None", "2")] = BadResponse("GET …/experiments/search: HTTP 500")
+    items = list(_source(api, experiments=True).read(EXPERIMENTS, None))
+    assert _ids(items) == ["3", "2"]
+    assert isinstance(items[-1], RecordError) and items[-1].record == "experiments/search"
 
 
 def test_the_service_is_named_by_the_config_and_typed_mlflow() -> None:
