@@ -244,12 +244,7 @@ def _column(
     mapped = map_type(raw_type, adapter)
     return Column(
         name=name,
-        data_type=mapped.data_type,
-        array_data_type=mapped.array_data_type,
-        data_length=mapped.data_length,
-        precision=mapped.precision,
-        scale=mapped.scale,
-        data_type_display=mapped.data_type_display,
+        **mapped.fields(),
         description=doc.get("description") or comment or None,
         constraint=_constraint(doc),
         ordinal_position=position,

@@ -35,12 +35,7 @@ def _column(raw: RawColumn, primary_key: tuple[str, ...], dialect: str) -> Colum
     mapped = map_type(raw.type, dialect)
     return Column(
         name=raw.name,
-        data_type=mapped.data_type,
-        array_data_type=mapped.array_data_type,
-        data_length=mapped.data_length,
-        precision=mapped.precision,
-        scale=mapped.scale,
-        data_type_display=mapped.data_type_display,
+        **mapped.fields(),
         description=raw.comment or None,
         constraint=_column_constraint(raw, primary_key),
         ordinal_position=raw.ordinal,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from syncer.models import DataType as D
 
@@ -95,6 +96,10 @@ class ColumnType:
     precision: int | None = None
     scale: int | None = None
     array_data_type: D | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """The type as `Column` keyword arguments."""
+        return {f: getattr(self, f) for f in self.__slots__}
 
 
 def map_type(raw: str, dialect: str | None = None) -> ColumnType:

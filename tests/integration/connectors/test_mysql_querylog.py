@@ -15,16 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pymysql
 import pytest
 import yaml
 from structlog.testing import capture_logs
 
 from state.store import StateStore
-from syncer.workflow import RunResult
 from tests.integration.connectors.conftest import HOST, MySqlServer, start_mariadb
-from tests.support.runs import query_state, run_workflow
+from tests.support.synced import SyncedState
 
 SERVICE = "maria"
 SETUP = """
@@ -71,7 +69,7 @@ def mariadb_querylog_server() -> Iterator[MySqlServer]:
 
 
 @dataclass(frozen=True)
-class Deployment:
+class Deployment(SyncedState):
     main: str
     mart: str
     config_path: Path
@@ -80,18 +78,6 @@ class Deployment:
 
     def fqn(self, schema: str, table: str) -> str:
         return f"{SERVICE}.{self.main}.{schema}.{table}"
-
-    def run(self) -> RunResult:
-        return run_workflow(self.config_path, self.state_path)
-
-    def query(self, sql: str) -> list[tuple[Any, ...]]:
-        return query_state(self.state_path, sql)
-
-    def payloads(self, entity_type: str) -> dict[str, dict[str, Any]]:
-        rows = self.query(
-            f"SELECT fqn, payload FROM current_entities WHERE entity_type = '{entity_type}'"
-        )
-        return {fqn: orjson.loads(payload) for fqn, payload in rows}
 
     def state_text(self) -> str:
         """Every row of every table of the state, as text."""

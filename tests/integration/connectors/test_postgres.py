@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 import psycopg
 import pytest
 import sqlalchemy as sa
@@ -26,9 +25,8 @@ from connectors.sql.reflect import open_reflector
 from connectors.sql.reflect import postgres as pg_reflect
 from connectors.sql.source import SqlSource
 from syncer.errors import ConfigError
-from syncer.workflow import RunResult
 from tests.integration.connectors.conftest import PgDatabase, PgServer
-from tests.support.runs import query_state, run_workflow
+from tests.support.synced import SyncedState
 from tests.support.workspace import REPO, SYNCER
 
 PASSWORD_ENV = "SYNCER_TEST_PG_PASSWORD"
@@ -93,7 +91,7 @@ GRANT SELECT ON ALL TABLES IN SCHEMA {schemas} TO {role};
 
 
 @dataclass
-class Deployment:
+class Deployment(SyncedState):
     db: PgDatabase
     config_path: Path
     state_path: Path
@@ -103,18 +101,6 @@ class Deployment:
     def fqn(self, schema: str, table: str) -> str:
         table = f'"{table}"' if "." in table else table
         return f"pg.{self.db.name}.{schema}.{table}"
-
-    def run(self) -> RunResult:
-        return run_workflow(self.config_path, self.state_path)
-
-    def query(self, sql: str) -> list[tuple[Any, ...]]:
-        return query_state(self.state_path, sql)
-
-    def payloads(self, entity_type: str) -> dict[str, dict[str, Any]]:
-        rows = self.query(
-            f"SELECT fqn, payload FROM current_entities WHERE entity_type = '{entity_type}'"
-        )
-        return {fqn: orjson.loads(payload) for fqn, payload in rows}
 
     def configure(self, **options: Any) -> None:
         """Set options of the source's config in the workflow file."""
