@@ -7,7 +7,7 @@ state file at a time; DuckDB's own file lock enforces it and we turn its error i
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -299,15 +299,27 @@ class StateStore:
         ).fetchall()
         return {stream: int(count) for stream, count in rows}
 
-    def unseen(self, workflow: str, stream: str) -> list[Missing]:
-        """The live entities of a stream that this run did not read."""
+    def unseen(
+        self, workflow: str, stream: str, under: Collection[str] | None = None
+    ) -> list[Missing]:
+        """The live entities of a stream that this run did not read; with `under`, only those
+        whose parent or lineage end is one of these keys (a cascade reads no more)."""
         rows = self.connection.execute(
             "WITH missing AS (SELECT key, entity_type, parent_key, fingerprint, last_seq "
-            "FROM entities e WHERE e.workflow = ? AND e.stream = ? AND e.deleted_run IS NULL "
+            "FROM entities e WHERE e.workflow = $workflow AND e.stream = $stream "
+            "AND e.deleted_run IS NULL "
             "AND NOT EXISTS (SELECT 1 FROM seen s WHERE s.stream = e.stream AND s.key = e.key)) "
             "SELECT m.key, m.entity_type, m.parent_key, m.fingerprint, c.payload::VARCHAR "
-            "FROM missing m JOIN changes c ON c.seq = m.last_seq ORDER BY m.key",
-            [workflow, stream],
+            "FROM missing m JOIN changes c ON c.seq = m.last_seq "
+            "WHERE $under IS NULL OR list_contains($under, m.parent_key) "
+            "OR list_contains($under, c.payload->>'$.fromEntity.fullyQualifiedName') "
+            "OR list_contains($under, c.payload->>'$.toEntity.fullyQualifiedName') "
+            "ORDER BY m.key",
+            {
+                "workflow": workflow,
+                "stream": stream,
+                "under": sorted(under) if under is not None else None,
+            },
         ).fetchall()
         return [Missing(*row) for row in rows]
 
@@ -464,12 +476,12 @@ class StateStore:
                     "AND seq IN (SELECT seq FROM acked)",
                     [workflow, sink],
                 )
-        for seq, reason in refused.items():
-            con.execute(
+        if refused:
+            con.executemany(
                 "INSERT INTO pending_deliveries VALUES (?, ?, ?, 1, ?, ?, ?, NULL) "
                 "ON CONFLICT DO UPDATE SET attempts = pending_deliveries.attempts + 1, "
                 "last_error = excluded.last_error, last_failed_at = excluded.last_failed_at",
-                [workflow, sink, seq, reason, now, now],
+                [[workflow, sink, seq, reason, now, now] for seq, reason in refused.items()],
             )
         if refused and (final or dead_letter_after is not None):
             con.execute(

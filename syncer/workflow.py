@@ -389,7 +389,7 @@ class Workflow:
     def _cascade(self, state: _StreamState, gone: set[str]) -> list[Missing]:
         if not gone or not self.spec.deletions.enabled:
             return []
-        missing = self.store.unseen(self.workflow, state.stream.name)
+        missing = self.store.unseen(self.workflow, state.stream.name, under=gone)
         return [m for m in missing if m.depends_on() & gone]
 
     def _deletion_skip_reason(self, state: _StreamState, unhealthy_read: bool) -> str | None:
