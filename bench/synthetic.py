@@ -104,24 +104,23 @@ class SyntheticSource(Source):
 
     def streams(self) -> list[Stream]:
         return [
-            Stream("databaseServices", "databaseService"),
-            Stream("databases", "database"),
-            Stream("databaseSchemas", "databaseSchema"),
-            Stream("tables", "table"),
+            Stream("databaseServices", "databaseService", read=self._services),
+            Stream("databases", "database", read=self._databases),
+            Stream("databaseSchemas", "databaseSchema", read=self._schemas),
+            Stream("tables", "table", read=self._tables),
         ]
 
-    def read(self, stream: Stream, since: CursorValue | None) -> Iterator[Either]:
-        if stream.entity_type == "databaseService":
-            yield DatabaseService(
-                name=SERVICE, service_type="Postgres", description="Synthetic benchmark service"
-            )
-        elif stream.entity_type == "database":
-            yield Database(name=DATABASE, service=SERVICE, description="Synthetic database")
-        elif stream.entity_type == "databaseSchema":
-            for k in range(self.schemas):
-                yield self._schema(k)
-        elif stream.entity_type == "table":
-            yield from self._tables()
+    def _services(self, since: CursorValue | None) -> Iterator[Either]:
+        yield DatabaseService(
+            name=SERVICE, service_type="Postgres", description="Synthetic benchmark service"
+        )
+
+    def _databases(self, since: CursorValue | None) -> Iterator[Either]:
+        yield Database(name=DATABASE, service=SERVICE, description="Synthetic database")
+
+    def _schemas(self, since: CursorValue | None) -> Iterator[Either]:
+        for k in range(self.schemas):
+            yield self._schema(k)
 
     # --- generation -----------------------------------------------------------------------
 
@@ -133,7 +132,7 @@ class SyntheticSource(Source):
             description=f"Tables of the {domain} domain, partition {k}",
         )
 
-    def _tables(self) -> Iterator[Table]:
+    def _tables(self, since: CursorValue | None) -> Iterator[Table]:
         n, schemas = self.config.tables, self.schemas
         for i in range(n):
             schema = f"{SERVICE}.{DATABASE}.{_schema_name(i * schemas // n)}"

@@ -47,8 +47,8 @@ import vcr
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from state.store import StateStore  # noqa: E402
 from syncer import config as configs  # noqa: E402
+from syncer.statefile import open_state  # noqa: E402
 from syncer.workflow import RunResult, Workflow  # noqa: E402
 
 AIRFLOW_VERSION = "3.3.2"
@@ -346,7 +346,7 @@ def sync(workdir: Path, host: str, label: str) -> RunResult:
         )
     )
     loaded = configs.load(path)
-    store = StateStore.open(loaded.state_path)
+    store = open_state(loaded.state_path)
     try:
         result = Workflow(loaded, store).run()
     finally:

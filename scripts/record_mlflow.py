@@ -34,8 +34,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from state.store import StateStore  # noqa: E402
 from syncer import config as configs  # noqa: E402
+from syncer.statefile import open_state  # noqa: E402
 from syncer.workflow import Workflow  # noqa: E402
 
 VENV = REPO / ".cache" / "mlflow-venv"
@@ -168,7 +168,7 @@ def record(workflow: Path, state_path: Path, cassette: Path) -> None:
     cassette.unlink(missing_ok=True)
     recorder = vcr.VCR(record_mode="all", decode_compressed_response=True)
     loaded = configs.load(workflow)
-    store = StateStore.open(state_path)
+    store = open_state(state_path)
     try:
         with recorder.use_cassette(str(cassette)):
             result = Workflow(loaded, store).run()

@@ -36,8 +36,8 @@ sys.path[:0] = [str(REPO), str(REPO / "examples" / "rest")]
 
 from jobs_api import JobsApi, load  # noqa: E402
 
-from state.store import StateStore  # noqa: E402
 from syncer import config as configs  # noqa: E402
+from syncer.statefile import open_state  # noqa: E402
 from syncer.workflow import RunResult, Workflow  # noqa: E402
 
 CASSETTES = REPO / "cassettes" / "rest"
@@ -95,7 +95,7 @@ def workflow_file(example: str, base_url: str, work: Path) -> Path:
 
 def run(path: Path) -> RunResult:
     loaded = configs.load(path)
-    store = StateStore.open(loaded.state_path)
+    store = open_state(loaded.state_path)
     try:
         result = Workflow(loaded, store).run()
     finally:

@@ -150,8 +150,16 @@ SELECT p.workflow, p.sink, p.seq, c.run_id, c.key AS fqn, c.entity_type, c.kind,
 FROM pending_deliveries p JOIN changes c USING (seq);
 """
 
+# v4: each entity's dependencies (its parent, a lineage edge's ends: the keys whose deletion
+# takes it with it), computed by the engine and kept beside it, so that no SQL of the state
+# reads an entity's payload. NULL: not computed yet (a row written before v4); the engine
+# fills those once, on its first write open (`entities_without_dependencies`).
+_V4 = """
+ALTER TABLE entities ADD COLUMN depends_on VARCHAR[];
+"""
+
 # Each entry upgrades the file by one version; never edit one that has shipped.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 VIEWS = {

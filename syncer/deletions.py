@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from state.store import Missing
+from state import Missing
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,8 +21,8 @@ class Verdict:
 
 def decide(missing: list[Missing], live: int, gone: set[str], fail_safe_percent: float) -> Verdict:
     """What to delete of `missing`, given the keys already being deleted in parent streams."""
-    cascaded = [m for m in missing if m.depends_on() & gone]
-    independent = [m for m in missing if not m.depends_on() & gone]
+    cascaded = [m for m in missing if cascades(m, gone)]
+    independent = [m for m in missing if not cascades(m, gone)]
     if not independent:
         return Verdict(cascaded)
     base = max(live - len(cascaded), 1)  # what remains once the cascade is done
@@ -34,3 +34,8 @@ def decide(missing: list[Missing], live: int, gone: set[str], fail_safe_percent:
             f"fail-safe {fail_safe_percent:g}%",
         )
     return Verdict(cascaded + independent)
+
+
+def cascades(entity: Missing, gone: set[str]) -> bool:
+    """Whether a missing entity goes with one being deleted (its parent, or a lineage end)."""
+    return not gone.isdisjoint(entity.depends_on)

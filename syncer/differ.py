@@ -1,7 +1,7 @@
 """The differ's pure half: an entity reduced to a row, and what a row changes in the state.
 
 The other half, comparing a whole batch of fingerprints with the state, is one join in
-`StateStore.changed`.
+`StateStore.changed`. `Known` is a plain record of the state's; nothing here touches DuckDB.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from state.store import Known
+from state import Known
 from syncer.describe import describe
 from syncer.fingerprint import encode, snapshot
 from syncer.models import Entity
@@ -23,6 +23,7 @@ class Row(NamedTuple):
     key: str
     entity_type: str
     parent_key: str | None
+    depends_on: tuple[str, ...]  # what its deletion cascades from (see `Entity.depends_on`)
     fingerprint: str
     payload: str  # canonical JSON
     cursor: CursorValue | None
@@ -36,6 +37,7 @@ def row_of(entity: Entity, stream: Stream) -> Row:
         entity.key,
         entity.entity_type,
         entity.parent_fqn,
+        entity.depends_on,
         fingerprint,
         payload,
         cursor,

@@ -1,22 +1,47 @@
 """Committed changes as OpenMetadata `ChangeEvent`s, and the filter every event sink shares.
 
-Pure: no state, no I/O. What an event needs beyond its change (the entity's version, a commit
-time for rows written before v3 of the state) comes in as a `History` read by `syncer.eventlog`.
+Pure: no I/O. What an event needs beyond its change (the entity's version, a commit
+time for rows written before v3 of the state) comes in as a `History`, read by the state's
+`LogReader`. Which change rows an `EventFilter` means, in the state's row terms, is
+`event_selection`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
+import re
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Collection
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, get_args
 
 import orjson
 from pydantic import Field, field_validator
 
+from state import RowMatch, Selection
+from state.records import ChangeKind, History
+from syncer.errors import ConfigError
 from syncer.models import ENTITY_TYPES
 from syncer.steps import Change, StepConfig
+
+__all__ = [
+    "EVENT_TYPES",
+    "LINEAGE",
+    "NAMESPACE",
+    "EventFilter",
+    "EventType",
+    "History",
+    "build_event",
+    "change_description",
+    "encode",
+    "event_id",
+    "event_selection",
+    "event_type",
+    "field_change",
+    "parse_time",
+    "version",
+]
 
 # OpenMetadata's event types, plus two of syncer's own for lineage edges (OpenMetadata reports
 # lineage as a change of the tables at either end; an edge is an entity of its own here).
@@ -42,14 +67,8 @@ _KIND_TO_TYPE: dict[str, EventType] = {
     "restored": "entityRestored",
 }
 _FIELD_LISTS = ("fieldsAdded", "fieldsUpdated", "fieldsDeleted")
-
-
-@dataclass(frozen=True, slots=True)
-class History:
-    """What the change log knows about a change's entity beyond the change itself."""
-
-    ordinal: int  # 1 for the entity's first change in the log, 2 for the next, ...
-    committed_at: datetime | None = None  # for rows that carry no commit time of their own
+_RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def event_id(workflow: str, seq: int) -> str:
@@ -59,9 +78,59 @@ def event_id(workflow: str, seq: int) -> str:
 def event_type(change: Change) -> EventType:
     """Lineage edges are added (created, restored, and updated: an edge is replaced whole, as
     OpenMetadata's PUT /lineage does) or deleted; other entities map one kind to one type."""
-    if change.entity_type == LINEAGE:
-        return "entityLineageDeleted" if change.kind == "deleted" else "entityLineageAdded"
-    return _KIND_TO_TYPE[change.kind]
+    return _event_type(change.kind, lineage=change.entity_type == LINEAGE)
+
+
+def _event_type(kind: str, *, lineage: bool) -> EventType:
+    if lineage:
+        return "entityLineageDeleted" if kind == "deleted" else "entityLineageAdded"
+    return _KIND_TO_TYPE[kind]
+
+
+def event_selection(wanted: EventFilter, selection: Selection | None = None) -> Selection:
+    """`selection` (every change, if None) narrowed to the change rows whose events `wanted`
+    takes, in the state's row terms: kinds, entity types, key globs."""
+    return dataclasses.replace(
+        selection or Selection(),
+        matches=_row_matches(wanted.event_types) if wanted.event_types else None,
+        entity_types=tuple(wanted.entity_types),
+        key_globs=tuple(wanted.fqn),
+    )
+
+
+def _row_matches(event_types: Collection[str]) -> tuple[RowMatch, ...]:
+    """The change rows that yield these event types. Derived from `_event_type` itself, so the
+    two cannot drift apart; a type no row yields (`entityDeleted`) adds nothing."""
+    matches: list[RowMatch] = []
+    for lineage in (False, True):
+        kinds = tuple(
+            k for k in get_args(ChangeKind) if _event_type(k, lineage=lineage) in event_types
+        )
+        if kinds:
+            edges = (LINEAGE,)
+            matches.append(
+                RowMatch(kinds, entity_types=edges)
+                if lineage
+                else RowMatch(kinds, excluded_types=edges)
+            )
+    return tuple(matches)
+
+
+def parse_time(text: str, *, now: datetime | None = None) -> datetime:
+    """`2h`, `30m`, `3d`, `1w` ago, or an ISO date or time (UTC unless it names an offset)."""
+    value = text.strip()
+    relative = _RELATIVE.match(value)
+    if relative:
+        amount, unit = int(relative.group(1)), relative.group(2)
+        return (now or datetime.now(UTC)) - timedelta(**{_UNITS[unit]: amount})
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(
+            f"time {text!r}: use an ISO date or time (2024-05-01, 2024-05-01T12:00, "
+            "2024-05-01T12:00+02:00) or an age such as 30m, 2h, 3d, 1w"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def version(ordinal: int) -> float:

@@ -4,13 +4,19 @@ Connection errors, 408, 429 and 5xx are retried with exponential backoff and jit
 `Retry-After` header (seconds or an HTTP date) is honoured up to a cap. Redirects are never
 followed: a moved endpoint is the user's to fix, and following one could carry a token to
 another host. Secrets never reach a message: every error text goes through `redact`.
+
+What goes over the wire is `requests`' business: a client takes a `transport`, any
+`requests.adapters.BaseAdapter`, mounted for http:// and https://. The default is requests' own
+`HTTPAdapter`; tests pass `syncer.testing.http.FakeTransport` to answer in-process, without
+sockets. Failures are `Unavailable` (retry later), `BadResponse` (skip what was asked for) and
+`CredentialsRefused` (fix the config), from `syncer.errors`, re-exported here.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -19,23 +25,43 @@ from typing import Annotated, Any, Literal
 import requests
 import structlog
 from pydantic import Field, HttpUrl
+from requests.adapters import BaseAdapter
 from requests.auth import AuthBase, HTTPBasicAuth
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_exponential_jitter
 
 from syncer import __version__
-from syncer.errors import SyncerError
+from syncer.errors import BadResponse, CredentialsRefused, Unavailable
 from syncer.secrets import redact, remember
 from syncer.steps import StepConfig
+
+__all__ = [
+    "RETRYABLE_STATUS",
+    "ApiKey",
+    "ApiKeyAuthConfig",
+    "BadResponse",
+    "BasicAuthConfig",
+    "BearerAuthConfig",
+    "BearerToken",
+    "ClientCredentials",
+    "CredentialsRefused",
+    "HttpAuthConfig",
+    "HttpClient",
+    "RetryPolicy",
+    "TlsConfig",
+    "Unavailable",
+    "authenticator",
+    "error_message",
+    "json_of",
+    "retry_after",
+    "session_with",
+    "without_query",
+]
 
 log = structlog.get_logger("syncer.http")
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _HINT = "check the URL points at the API"
-
-
-class Unavailable(SyncerError):
-    """The server could not be reached, or kept failing, after every retry."""
 
 
 class RetryPolicy(StepConfig):
@@ -54,10 +80,6 @@ class TlsConfig(StepConfig):
         if not self.verify:
             return False
         return str(self.ca_bundle) if self.ca_bundle else True
-
-
-class BadResponse(SyncerError):
-    """The server answered, but not with what was asked for (an error page, broken JSON)."""
 
 
 class BearerAuthConfig(StepConfig):
@@ -123,9 +145,24 @@ class BearerToken(AuthBase):
         return request
 
 
+def session_with(transport: BaseAdapter | None = None) -> requests.Session:
+    """A `requests` session that sends everything through `transport`; with None, through
+    requests' own adapters, as `requests.Session()` does."""
+    session = requests.Session()
+    if transport is not None:
+        # Mounted for both schemes, so that no request can slip past a fake to the network.
+        session.mount("http://", transport)
+        session.mount("https://", transport)
+    return session
+
+
 class ClientCredentials(AuthBase):
     """OAuth2 client credentials: a token fetched from the issuer, renewed before it expires
-    and once more when the server answers 401."""
+    and once more when the server answers 401.
+
+    The token is fetched through `transport` when one is given: the API's own, so that a test's
+    fake answers the issuer too.
+    """
 
     def __init__(
         self,
@@ -138,6 +175,7 @@ class ClientCredentials(AuthBase):
         timeout: float = 30.0,
         verify: bool | str = True,
         skew_seconds: float = 60.0,
+        transport: BaseAdapter | None = None,
     ) -> None:
         remember(client_secret)
         self._token_url = token_url
@@ -150,6 +188,7 @@ class ClientCredentials(AuthBase):
         self._timeout = timeout
         self._verify = verify
         self._skew = skew_seconds
+        self._transport = transport
         self._token: str | None = None
         self._renew_at = 0.0
         self._lock = threading.Lock()
@@ -172,31 +211,40 @@ class ClientCredentials(AuthBase):
             return self._token
 
     def _fetch(self) -> tuple[str, float]:
+        url = without_query(self._token_url)
         try:
-            response = requests.post(
-                self._token_url,
-                data=self._form,
-                auth=self._basic,
-                timeout=self._timeout,
-                verify=self._verify,
-                allow_redirects=False,
-            )
+            # A session per fetch, as `requests.post` makes; closing it clears a shared
+            # adapter's pools, which any `requests` adapter refills on its next request.
+            with session_with(self._transport) as http:
+                response = http.post(
+                    self._token_url,
+                    data=self._form,
+                    auth=self._basic,
+                    timeout=self._timeout,
+                    verify=self._verify,
+                    allow_redirects=False,
+                )
         except requests.RequestException as exc:
             raise Unavailable(
-                f"token issuer {self._token_url}: {_describe_transport(exc)}"
+                f"token issuer {self._token_url}: {_describe_transport(exc)}", url=url
             ) from None
-        if response.status_code in (400, 401, 403):
-            raise SyncerError(
+        status = response.status_code
+        if status in (400, 401, 403):
+            raise CredentialsRefused(
                 f"token issuer {self._token_url} refused the client credentials "
-                f"(HTTP {response.status_code}); check client_id and client_secret"
+                f"(HTTP {status}); check client_id and client_secret",
+                url=url,
+                status=status,
             )
         try:
             body = response.json()
             token = str(body["access_token"])
         except (ValueError, KeyError, TypeError):
-            raise SyncerError(
-                f"token issuer {self._token_url} answered HTTP {response.status_code} "
-                "without an access_token; check token_url"
+            raise BadResponse(
+                f"token issuer {self._token_url} answered HTTP {status} "
+                "without an access_token; check token_url",
+                url=url,
+                status=status,
             ) from None
         remember(token)
         expires_in = body.get("expires_in")
@@ -204,7 +252,11 @@ class ClientCredentials(AuthBase):
 
 
 class HttpClient:
-    """A `requests` session bound to one base URL, with retries and auth."""
+    """A `requests` session bound to one base URL, with retries and auth.
+
+    `transport` carries every request (see `session_with`); None keeps requests' own adapters.
+    Retries, auth and the error wording stay here, above it, so a fake transport tests them.
+    """
 
     def __init__(
         self,
@@ -215,12 +267,13 @@ class HttpClient:
         tls: TlsConfig | None = None,
         retry: RetryPolicy | None = None,
         headers: Mapping[str, str] | None = None,
+        transport: BaseAdapter | None = None,
     ) -> None:
         self.base_url = str(base_url).rstrip("/")
         self.auth = auth
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
-        self._session = requests.Session()
+        self._session = session_with(transport)
         self._session.verify = (tls or TlsConfig()).requests_verify()
         self._session.headers["User-Agent"] = f"syncer/{__version__}"
         self._session.headers.update(headers or {})
@@ -254,8 +307,11 @@ class HttpClient:
                 with attempt:
                     response = self._send(method, url, params, json, data, headers)
         except _Retryable as exc:
+            where = without_query(url)
             raise Unavailable(
-                f"{method} {without_query(url)}: {exc.reason} after {self.retry.attempts} attempts"
+                f"{method} {where}: {exc.reason} after {self.retry.attempts} attempts",
+                url=where,
+                status=exc.response.status_code if exc.response is not None else None,
             ) from None
         return response
 
@@ -349,19 +405,44 @@ def retry_after(response: requests.Response | None, *, now: datetime | None = No
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-def json_of(response: requests.Response, *, hint: str = _HINT) -> Any:
-    """A response's JSON body; `BadResponse` naming the URL for an error status or for a body
-    that is not JSON (an HTML error page, a truncated answer), ending with `hint`."""
-    where = f"GET {without_query(response.url or '')}"
+def json_of(
+    response: requests.Response,
+    *,
+    hint: str = _HINT,
+    hints: Mapping[int, str] | None = None,
+    explain: Callable[[requests.Response], str] | None = None,
+) -> Any:
+    """A response's JSON body, or a `BadResponse` on one line naming the request (method and
+    URL without its query).
+
+    An error status is told in the server's own words (`explain`, `error_message` by default),
+    followed by `hints[status]` when the caller knows what that status means for its users
+    (say 403: which role is missing). A redirect, never followed, and a body that is not JSON
+    (an HTML page, a truncated answer) end with `hints[status]`, else with `hint`.
+    """
+    status = response.status_code
+    url = without_query(response.url or "")
+    where = f"{_method(response)} {url}"
+    fix = (hints or {}).get(status)
+    if 300 <= status < 400:
+        location = redact(without_query(response.headers.get("Location") or "?"))
+        raise BadResponse(
+            f"{where}: redirected to {location} (HTTP {status}); {fix or hint}",
+            url=url,
+            status=status,
+        )
     if not response.ok:
-        raise BadResponse(f"{where}: {error_message(response)}")
+        said = (explain or error_message)(response)
+        raise BadResponse(f"{where}: {said}" + (f"; {fix}" if fix else ""), url=url, status=status)
     try:
         return response.json()
-    except ValueError:
+    except ValueError as exc:
         kind = response.headers.get("Content-Type", "no content type").split(";")[0]
-        raise BadResponse(
-            f"{where}: answered {kind}, not JSON (HTTP {response.status_code}); {hint}"
-        ) from None
+        said = f"answered {kind}, not JSON (HTTP {status})"
+        if "json" in kind:
+            # A body that says it is JSON and is not was most likely cut short on the way.
+            said = f"broken or truncated JSON: {said}: {redact(str(exc))}"
+        raise BadResponse(f"{where}: {said}; {fix or hint}", url=url, status=status) from None
 
 
 def error_message(response: requests.Response) -> str:
@@ -394,6 +475,12 @@ def _describe_transport(exc: requests.RequestException) -> str:
     else:
         kind = "failed"
     return redact(kind if kind != "failed" else f"{kind} ({type(exc).__name__})")
+
+
+def _method(response: requests.Response) -> str:
+    # A bare `Response` built by hand has no request; every one from a session has.
+    request: requests.PreparedRequest | None = response.request
+    return (request.method if request is not None else None) or "GET"
 
 
 def without_query(url: str) -> str:

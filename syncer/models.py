@@ -218,6 +218,13 @@ class Entity(_Model):
     def parent_fqn(self) -> str | None:
         return None
 
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        """Keys whose deletion takes this entity with it, and that must exist before it: its
+        parent, or a lineage edge's two ends. Stored beside the entity's row in the state."""
+        parent = self.parent_fqn
+        return (parent,) if parent else ()
+
 
 class _Named(Entity):
     """An entity whose FQN is its parent's FQN plus its own name."""
@@ -314,6 +321,10 @@ class LineageEdge(Entity):
     @property
     def ends(self) -> tuple[str, str]:
         return self.from_entity.fully_qualified_name, self.to_entity.fully_qualified_name
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        return self.ends
 
 
 class Task(_Model):

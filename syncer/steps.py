@@ -1,23 +1,54 @@
 """The contracts between the engine and its steps: sources, processors and sinks.
 
-Each extension point is one or two methods. The engine loop is not overridden: a source says
-what it has (`streams`) and yields it (`read`); a processor changes or drops one entity; a
-sink writes committed changes and reports which it refused.
+Each extension point is one or two methods. The engine loop is not overridden: a source is a
+list of streams, each with its own reader; a processor changes or drops one entity; a sink
+writes committed changes and reports which it refused. Sinks see the state only through the
+small `ChangeLog` interface (and, for the one kind that writes into the state file, `StateFile`).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Literal, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
-import orjson
-import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 
+from state.records import Change, ChangeBatch, ChangeKind, Counters, History
 from syncer.models import Entity
+
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = [
+    "Change",
+    "ChangeBatch",
+    "ChangeKind",
+    "ChangeLog",
+    "ConnectionReport",
+    "Counters",
+    "Cursor",
+    "CursorValue",
+    "Either",
+    "Filtered",
+    "Flagged",
+    "History",
+    "Processor",
+    "ProcessorResult",
+    "Reader",
+    "RecordError",
+    "Refusal",
+    "Refusals",
+    "Sink",
+    "SinkContext",
+    "Source",
+    "StateFile",
+    "StepConfig",
+    "Stream",
+    "Violation",
+]
 
 CursorValue = datetime | int | str
 CursorKind = Literal["datetime", "integer", "string"]
@@ -27,7 +58,6 @@ CursorOrdering = Literal["sorted", "unsorted"]
 # `detect`: keys the state holds that a complete read did not see are deletions (with the
 # fail-safe); `never`: the stream cannot tell a missing record from one it did not read.
 DeletionPolicy = Literal["detect", "never"]
-ChangeKind = Literal["created", "updated", "deleted", "restored"]
 
 
 class StepConfig(BaseModel):
@@ -48,17 +78,26 @@ class Cursor:
 
 @dataclass(frozen=True, slots=True)
 class Stream:
-    """One kind of record a source yields.
+    """One kind of record a source yields, and how to read it.
 
-    `derived` streams are not read: they are fed by `Source.relationships` as other streams'
-    entities pass, and are committed after every read stream.
+    `read(since)` yields the stream's records: with a cursor, those whose cursor value is
+    `>= since` (`since` is None on a first or full-refresh run). A `derived` stream has no
+    reader: it is fed by `Source.relationships` as other streams' entities pass, and is
+    committed, in batches, after every read stream.
     """
 
     name: str
     entity_type: str
+    read: Reader | None = None
     cursor: Cursor | None = None
     deletions: DeletionPolicy = "detect"
     derived: bool = False
+
+    def __post_init__(self) -> None:
+        if (self.read is None) != self.derived:
+            raise TypeError(f"stream {self.name}: give a reader, or mark it derived=True")
+        if self.derived and self.cursor is not None:
+            raise TypeError(f"stream {self.name}: a derived stream is not read, so has no cursor")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,40 +143,8 @@ ProcessorResult = Entity | Filtered | Flagged | RecordError
 
 
 Either = Entity | RecordError
-
-
-@dataclass(slots=True)
-class Counters:
-    scanned: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    restored: int = 0
-    deleted: int = 0
-    filtered: int = 0
-    errors: int = 0
-
-    FIELDS: ClassVar[tuple[str, ...]] = (
-        "scanned",
-        "created",
-        "updated",
-        "unchanged",
-        "restored",
-        "deleted",
-        "filtered",
-        "errors",
-    )
-
-    def add(self, other: Counters) -> None:
-        for name in self.FIELDS:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
-    def as_dict(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in self.FIELDS}
-
-    @property
-    def changed(self) -> int:
-        return self.created + self.updated + self.restored + self.deleted
+# A stream's reader: `since` is the inclusive lower bound of its cursor, or None.
+Reader = Callable[[CursorValue | None], Iterable[Either]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +156,13 @@ class ConnectionReport:
 
 
 class Source(ABC):
-    """Reads a system and yields its entities, stream by stream."""
+    """Reads a system: a list of streams, each with its own reader.
+
+    The engine reads the streams in the order `streams()` lists them, except that a parent
+    entity type's streams come before its children's (`syncer.topology`); a source may rely on
+    that order, e.g. to remember in one stream what a later one needs. `close()` is called once,
+    after the last stream, whatever happened.
+    """
 
     config_model: ClassVar[type[StepConfig]]
 
@@ -158,10 +171,6 @@ class Source(ABC):
 
     @abstractmethod
     def streams(self) -> list[Stream]: ...
-
-    @abstractmethod
-    def read(self, stream: Stream, since: CursorValue | None) -> Iterator[Either]:
-        """Yield the stream's records; with a cursor, those whose cursor value is >= `since`."""
 
     def relationships(self, entity: Entity) -> Iterable[Entity]:
         """Entities (lineage, ownership) derived from one that passed; routed to derived streams."""
@@ -214,64 +223,6 @@ class ChangeDescription:
 
 
 @dataclass(frozen=True, slots=True)
-class Change:
-    """One committed row of the change log, as a sink receives it."""
-
-    seq: int
-    run_id: int
-    workflow: str
-    stream: str
-    key: str
-    entity_type: str
-    kind: ChangeKind
-    fingerprint: str | None
-    old_fingerprint: str | None
-    changed_fields: list[str]
-    payload_json: str  # canonical JSON of the entity (for deletions: its last known state)
-    description_json: str | None = None  # fieldsAdded / fieldsUpdated / fieldsDeleted
-    committed_at: datetime | None = None
-
-    @property
-    def payload(self) -> dict[str, Any]:
-        value: dict[str, Any] = orjson.loads(self.payload_json)
-        return value
-
-
-class ChangeBatch(Sequence[Change]):
-    """Changes read from the change log: a sequence of `Change`, in seq order.
-
-    Only the seqs are read up front. The rows come as one Arrow table on first use: sinks that
-    take Arrow (the DuckDB catalog) read `table` and never build Python objects; the others
-    iterate. A sink inside the state file may skip both and select by `seqs` itself.
-    """
-
-    def __init__(self, seqs: list[int], load: Callable[[], pa.Table]) -> None:
-        self.seqs = seqs
-        self._load = load
-        self._table: pa.Table | None = None
-        self._changes: list[Change] | None = None
-
-    @property
-    def table(self) -> pa.Table:
-        if self._table is None:
-            self._table = self._load()
-        return self._table
-
-    def __len__(self) -> int:
-        return len(self.seqs)
-
-    @overload
-    def __getitem__(self, index: int) -> Change: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[Change]: ...
-    def __getitem__(self, index: int | slice) -> Change | list[Change]:
-        if self._changes is None:
-            columns = self.table.to_pydict()
-            self._changes = [Change(*row) for row in zip(*columns.values(), strict=True)]
-        return self._changes[index]
-
-
-@dataclass(frozen=True, slots=True)
 class Refusal:
     """Why a sink refused a change; `final` sends it to the dead letters at once (HTTP 410)."""
 
@@ -285,12 +236,36 @@ class Refusal:
 Refusals = dict[int, str | Refusal]
 
 
+class ChangeLog(Protocol):
+    """What a sink may read of the state beyond the changes it is given."""
+
+    def histories(self, seqs: Sequence[int]) -> Mapping[int, History]:
+        """Each change's place in its entity's history (its version), by seq."""
+        ...
+
+
+class StateFile(Protocol):
+    """The state file, for a sink whose `writes_into_state` is true (the embedded catalog).
+
+    Such a sink runs inside the state's write transaction, so what it writes and its offset
+    commit together; no other sink gets this.
+    """
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection: ...
+
+    def stage_changes(self, name: str, seqs: Sequence[int]) -> None:
+        """Copy change rows into a temp table `name` (payload as JSON) of the connection."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class SinkContext:
-    """What the engine hands a sink when it opens: the workflow and the state store."""
+    """What the engine hands a sink when it opens."""
 
     workflow: str
-    state: Any  # state.store.StateStore; typed loosely to keep steps free of the store
+    changelog: ChangeLog | None = None  # None when there is no state (a test, a dry run)
+    state_file: StateFile | None = None  # only for a sink that writes into the state file
 
 
 class Sink(ABC):
@@ -303,12 +278,23 @@ class Sink(ABC):
     def __init__(self, config: StepConfig) -> None:
         self.config = config
 
+    @property
+    def writes_into_state(self) -> bool:
+        """Whether this sink writes into the state file: then it is handed `StateFile` and runs
+        inside the state's transaction. Every other sink runs outside it, and its
+        acknowledgement is recorded in a short transaction of its own."""
+        return False
+
     def open(self, context: SinkContext) -> None:  # noqa: B027 - optional hook
         pass
 
     @abstractmethod
     def write(self, changes: Sequence[Change]) -> Refusals:
         """Write a batch in order; raise `SinkError` if the sink cannot be reached at all."""
+
+    def forget(self, workflow: str) -> None:  # noqa: B027 - optional hook
+        """Drop what this sink keeps of a workflow (`syncer state reset`); most keep nothing
+        that the state does not, so the default does nothing."""
 
     def test_connection(self) -> ConnectionReport:
         return ConnectionReport(ok=True, checks=[("connect", True, "no checks defined")])

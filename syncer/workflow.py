@@ -14,7 +14,7 @@ from typing import Literal, NoReturn
 
 import structlog
 
-from state.store import (
+from state import (
     Batch,
     ChangeRow,
     Missing,
@@ -24,11 +24,11 @@ from state.store import (
     interrupted,
 )
 from syncer import cursor as cursors
-from syncer import deletions, differ, topology
+from syncer import deletions, differ, spool, topology
 from syncer.config import LoadedConfig
 from syncer.delivery import DeliveryReport, deliver
 from syncer.differ import Row
-from syncer.errors import PolicyError, SyncerError
+from syncer.errors import PolicyError, describe
 from syncer.models import ENTITY_TYPES, Entity
 from syncer.secrets import redact
 from syncer.steps import (
@@ -77,7 +77,6 @@ class _StreamState:
     counters: Counters = field(default_factory=Counters)
     unflushed: Counters = field(default_factory=Counters)  # counted but not yet committed
     rows: list[Row] = field(default_factory=list)  # the batch being built
-    spool: list[Entity] = field(default_factory=list)  # a derived stream's entities
     filtered_keys: list[str] = field(default_factory=list)
     violations: list[ViolationRow] = field(default_factory=list)
     high: CursorValue | None = None  # the stored watermark, then the highest value read
@@ -131,9 +130,7 @@ class Workflow:
             if interrupted(exc):
                 self._interrupted()
             result.status = "failed"
-            result.error = redact(
-                str(exc) if isinstance(exc, SyncerError) else f"{type(exc).__name__}: {exc}"
-            )
+            result.error = redact(describe(exc))
             log.error("run failed", error=result.error)
         finally:
             self.config.source.close()
@@ -184,11 +181,13 @@ class Workflow:
             states.append(state)
             self._sync(state, self._read(state), derived)
         for state in derived.values():
-            spooled, state.spool = state.spool, []
-            self._sync(state, spooled, {})
+            self._sync_derived(state)
             states.append(state)
         self._detect_deletions(states)
         self._check_topology()
+        self._record(states)
+
+    def _record(self, states: list[_StreamState]) -> None:
         for state in states:
             self._result.streams[state.stream.name] = state.counters
             self._result.violations.extend(state.violations)
@@ -213,7 +212,8 @@ class Workflow:
             if not self.full_refresh:
                 since = cursors.lower_bound(state.high, stream.cursor)
         log.info("reading stream", stream=stream.name, since=str(since) if since else None)
-        return self.config.source.read(stream, since)
+        assert stream.read is not None, "derived streams are not read"
+        return stream.read(since)
 
     def _sync(
         self, state: _StreamState, records: Iterable[Either], derived: dict[str, _StreamState]
@@ -280,6 +280,8 @@ class Workflow:
     def _route(
         self, entity: Entity, derived: dict[str, _StreamState], origin: _StreamState
     ) -> None:
+        """A derived entity is processed now and spooled into the state's scratch space (it
+        never reaches the file), so that no stream holds more than a batch in memory."""
         target = derived.get(entity.entity_type)
         if target is None:
             origin.unflushed.errors += 1
@@ -287,7 +289,26 @@ class Workflow:
                 "relationship has no derived stream", entity_type=entity.entity_type, key=entity.key
             )
             return
-        target.spool.append(entity)
+        target.unflushed.scanned += 1
+        processed = self._process(entity, target)
+        if processed is not None:
+            target.rows.append(differ.row_of(processed, target.stream))
+        if len(target.rows) + len(target.filtered_keys) >= self.spec.batch_size:
+            self._spool(target)
+
+    def _spool(self, state: _StreamState) -> None:
+        spool.put(self.store, state.stream.name, state.rows)
+        self.store.mark_seen(state.stream.name, state.filtered_keys)
+        state.rows, state.filtered_keys = [], []
+
+    def _sync_derived(self, state: _StreamState) -> None:
+        """Diff and commit a derived stream from its spool, a batch at a time, once every read
+        stream is committed (so lineage follows both of its ends in the change log)."""
+        self._spool(state)
+        for rows in spool.take(self.store, state.stream.name, self.spec.batch_size):
+            state.rows = rows
+            self._flush(state, final=False)
+        self._flush(state, final=True)
 
     # --- diff and commit --------------------------------------------------------------------
 
@@ -314,6 +335,7 @@ class Workflow:
                     row.key,
                     row.entity_type,
                     row.parent_key,
+                    list(row.depends_on),
                     kind,
                     row.fingerprint,
                     known.fingerprint,
@@ -390,7 +412,7 @@ class Workflow:
         if not gone or not self.spec.deletions.enabled:
             return []
         missing = self.store.unseen(self.workflow, state.stream.name, under=gone)
-        return [m for m in missing if m.depends_on() & gone]
+        return [m for m in missing if deletions.cascades(m, gone)]
 
     def _deletion_skip_reason(self, state: _StreamState, unhealthy_read: bool) -> str | None:
         """Why deletions must not run for this stream; "" to skip silently; None to go on."""
@@ -421,6 +443,7 @@ class Workflow:
                     row.key,
                     row.entity_type,
                     row.parent_key,
+                    row.depends_on,
                     "deleted",
                     None,
                     row.fingerprint,

@@ -2,8 +2,10 @@
 
 The API version is found once, from `/api/v2/version` (then `/api/v1/version`), and checked
 against the Airflow major version that serves it. Lists are read page by page (`limit` and
-`offset`, until `total_entries`). Every failure is an `AirflowApiError` on one line that names
-the request (method and URL without its query) and says what to check.
+`offset`, until `total_entries`). Every failure is one line that names the request (method
+and URL without its query) and says what to check: the shared client's `Unavailable` and
+`BadResponse` (with Airflow's own explanation and what 401 and 403 mean here) for what HTTP
+says, an `AirflowApiError` for an answer this source cannot read.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from connectors.airflow.config import ApiVersion
 from connectors.airflow.payloads import DagRun, Task, TaskInstance, Version
 from syncer.errors import SourceError
-from syncer.http import HttpClient
+from syncer.http import HttpClient, json_of
 from syncer.secrets import redact
 
 Api = Literal["v1", "v2"]
@@ -29,10 +31,18 @@ AIRFLOW_MAJOR: dict[Api, int] = {"v1": 2, "v2": 3}
 # Only finished runs become statuses: a status is never updated once sent.
 FINISHED = ("success", "failed")
 _M = TypeVar("_M", bound=BaseModel)
+# What a status means for the user of this source, after Airflow's own explanation.
+_HINTS: dict[int, str] = {
+    401: "check source.config.auth",
+    403: "the user needs at least Airflow's Viewer role",
+    # A redirect is most often to a login page: the request reached a UI, or was not signed in.
+    **dict.fromkeys((301, 302, 303, 307, 308), "check host and auth"),
+}
+_HINT = "check that host is Airflow"
 
 
 class AirflowApiError(SourceError):
-    """A request to Airflow failed, or its answer is not what this source reads."""
+    """Airflow answered JSON, but not what this source reads (another version, another API)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +137,7 @@ class AirflowApi:
                 tried.append(path)
                 continue
             where = _where("GET", response, self.client.base_url + path)
-            version = parse(Version, _json(response, where), where).version
+            version = parse(Version, _json(response), where).version
             major = version.split(".", 1)[0]
             if major != str(AIRFLOW_MAJOR[api]):
                 raise AirflowApiError(
@@ -156,7 +166,7 @@ class AirflowApi:
         while True:
             response = self.client.request("POST", path, json={**body, "page_offset": offset})
             where = _where("POST", response, self.client.base_url + path)
-            page = _json(response, where)
+            page = _json(response)
             items = _items(page, "task_instances", where)
             yield from (parse(TaskInstance, item, where) for item in items)
             offset += len(items)
@@ -191,7 +201,7 @@ class AirflowApi:
     def _get(self, path: str, params: Mapping[str, Any]) -> tuple[Any, str]:
         response = self.client.request("GET", path, params=params)
         where = _where("GET", response, self.client.base_url + path)
-        return _json(response, where), where
+        return _json(response), where
 
 
 def parse(model: type[_M], item: Any, where: str) -> _M:
@@ -231,30 +241,13 @@ def _items(body: Any, key: str, where: str) -> list[Any]:
     return items
 
 
-def _json(response: requests.Response, where: str) -> Any:
-    status = response.status_code
-    if status in (401, 403):
-        hint = (
-            "check source.config.auth"
-            if status == 401
-            else "the user needs at least Airflow's Viewer role"
-        )
-        raise AirflowApiError(f"{where}: HTTP {status} ({_detail(response)}); {hint}")
-    if 300 <= status < 400:
-        raise AirflowApiError(
-            f"{where}: redirected to {response.headers.get('Location', '?')}; check host and auth"
-        )
-    if not response.ok:
-        raise AirflowApiError(f"{where}: HTTP {status} ({_detail(response)})")
-    try:
-        return response.json()
-    except ValueError as exc:
-        kind = response.headers.get("Content-Type", "no content type").split(";")[0]
-        if "json" in kind:
-            raise AirflowApiError(f"{where}: broken or truncated JSON ({exc})") from None
-        raise AirflowApiError(
-            f"{where}: answered {kind}, not JSON (HTTP {status}); check that host is Airflow"
-        ) from None
+def _json(response: requests.Response) -> Any:
+    """The JSON body of an answer, or a `BadResponse` with Airflow's explanation and the fix."""
+    return json_of(response, hint=_HINT, hints=_HINTS, explain=_status)
+
+
+def _status(response: requests.Response) -> str:
+    return f"HTTP {response.status_code} ({_detail(response)})"
 
 
 def _detail(response: requests.Response) -> str:

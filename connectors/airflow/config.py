@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
+from functools import cached_property
 from typing import Annotated, Literal
 
-from pydantic import Field, HttpUrl, field_validator, model_validator
+from pydantic import Field, HttpUrl, field_validator
 
 from syncer.http import (
     ApiKeyAuthConfig,
@@ -14,6 +14,7 @@ from syncer.http import (
     RetryPolicy,
     TlsConfig,
 )
+from syncer.patterns import IncludeExclude, check_regexes
 from syncer.steps import StepConfig
 
 ApiVersion = Literal["auto", "v1", "v2"]
@@ -39,6 +40,8 @@ class DagPatterns(StepConfig):
     """Regular expressions matched (with `re.search`) against DAG ids."""
 
     dags: list[str] = Field(default_factory=list)
+
+    _compile = field_validator("dags")(check_regexes)
 
 
 class AirflowConfig(StepConfig):
@@ -78,19 +81,6 @@ class AirflowConfig(StepConfig):
                 raise ValueError(f"{prefix!r} names no service")
         return value
 
-    @model_validator(mode="after")
-    def _patterns_compile(self) -> AirflowConfig:
-        for side in ("include", "exclude"):
-            patterns: DagPatterns = getattr(self, side)
-            for pattern in patterns.dags:
-                try:
-                    re.compile(pattern)
-                except re.error as err:
-                    raise ValueError(
-                        f"{side}.dags: {pattern!r} is not a valid regular expression ({err})"
-                    ) from None
-        return self
-
     @property
     def base_url(self) -> str:
         return str(self.host).rstrip("/")
@@ -99,8 +89,10 @@ class AirflowConfig(StepConfig):
     def links_base(self) -> str:
         return str(self.ui_url or self.host).rstrip("/")
 
+    @cached_property
+    def _dags(self) -> IncludeExclude:
+        return IncludeExclude.of(self.include.dags, self.exclude.dags)
+
     def keeps(self, dag_id: str) -> bool:
         """Whether the include/exclude patterns keep a DAG."""
-        if self.include.dags and not any(re.search(p, dag_id) for p in self.include.dags):
-            return False
-        return not any(re.search(p, dag_id) for p in self.exclude.dags)
+        return self._dags.keeps(dag_id)

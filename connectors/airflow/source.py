@@ -4,6 +4,7 @@ between pipelines and tables from the assets (datasets) that tasks produce and c
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import structlog
@@ -41,6 +42,22 @@ log = structlog.get_logger(__name__)
 RUN_LOOKBACK_MS = 5 * 60 * 1000
 
 
+@dataclass
+class _Dags:
+    """What this run learnt of the DAGs, shared by the streams.
+
+    `listed` holds the DAGs the config keeps, listed once per run by the first stream that
+    needs them. `failed` holds those that could not be read, with why: a DAG that does not
+    parse is put there when listed, one whose tasks cannot be read by the `pipelines` stream.
+    `pipeline_statuses` and `lineage` turn a failed DAG's runs and edges into errors, so that
+    nothing of it is skipped or deleted; they rely on the engine reading `pipelines` before
+    them (a status is a pipeline's child, an edge comes after both its ends).
+    """
+
+    listed: dict[str, Dag] | None = None
+    failed: dict[str, str] = field(default_factory=dict)
+
+
 class AirflowSource(Source):
     """Reads one Airflow through its REST API: v2 for Airflow 3, v1 for Airflow 2."""
 
@@ -57,35 +74,28 @@ class AirflowSource(Source):
             retry=config.retry,
         )
         self.api = AirflowApi(self.client, config.api_version, config.page_size)
-        # The DAGs listed this run that the config keeps; and those that could not be read,
-        # whose runs and lineage are errors (so nothing of theirs is skipped or deleted).
-        self._dags: dict[str, Dag] | None = None
-        self._failed: dict[str, str] = {}
+        self._dags = _Dags()
 
     def streams(self) -> list[Stream]:
         return [
-            Stream("services", "pipelineService"),
+            Stream("services", "pipelineService", read=self._read_services),
             # Airflow re-parses DAG files on a timer: a DAG not parsed since the watermark has
             # not changed, and its tasks are not asked for. Deletions show on --full-refresh.
-            Stream("pipelines", "pipeline", cursor=Cursor("updated_at", "datetime")),
+            Stream(
+                "pipelines",
+                "pipeline",
+                read=self._read_pipelines,
+                cursor=Cursor("updated_at", "datetime"),
+            ),
             Stream(
                 "pipeline_statuses",
                 "pipelineStatus",
+                read=self._read_statuses,
                 cursor=Cursor("end_time", "integer", "sorted", lookback=RUN_LOOKBACK_MS),
                 deletions="never",
             ),
-            Stream("lineage", "lineage"),
+            Stream("lineage", "lineage", read=self._read_lineage),
         ]
-
-    def read(self, stream: Stream, since: CursorValue | None) -> Iterator[Either]:
-        if stream.name == "services":
-            yield self._service()
-        elif stream.name == "pipelines":
-            yield from self._pipelines(since if isinstance(since, datetime) else None)
-        elif stream.name == "pipeline_statuses":
-            yield from self._statuses(since if isinstance(since, int) else None)
-        elif stream.name == "lineage":
-            yield from self._lineage()
 
     def test_connection(self) -> ConnectionReport:
         try:
@@ -108,7 +118,19 @@ class AirflowSource(Source):
     def close(self) -> None:
         self.client.close()
 
-    # --- streams ------------------------------------------------------------------------------
+    # --- the streams' readers -----------------------------------------------------------------
+
+    def _read_services(self, since: CursorValue | None) -> Iterator[Either]:
+        yield self._service()
+
+    def _read_pipelines(self, since: CursorValue | None) -> Iterator[Either]:
+        yield from self._pipelines(since if isinstance(since, datetime) else None)
+
+    def _read_statuses(self, since: CursorValue | None) -> Iterator[Either]:
+        yield from self._statuses(since if isinstance(since, int) else None)
+
+    def _read_lineage(self, since: CursorValue | None) -> Iterator[Either]:
+        yield from self._lineage()
 
     def _service(self) -> PipelineService:
         # The API version is found first, so an unreachable Airflow fails before anything else.
@@ -122,7 +144,7 @@ class AirflowSource(Source):
     def _pipelines(self, since: datetime | None) -> Iterator[Either]:
         naming = self._naming()
         dags = self._listed()
-        for dag_id, reason in list(self._failed.items()):
+        for dag_id, reason in list(self._dags.failed.items()):
             yield RecordError(naming.pipeline_fqn(dag_id), reason)
         for dag_id, dag in dags.items():
             if since is not None and dag.last_parsed_time and dag.last_parsed_time < since:
@@ -130,7 +152,7 @@ class AirflowSource(Source):
             try:
                 tasks = self.api.tasks(dag_id)
             except SyncerError as exc:
-                self._failed[dag_id] = str(exc)
+                self._dags.failed[dag_id] = str(exc)
                 yield RecordError(naming.pipeline_fqn(dag_id), str(exc))
                 continue
             yield to_pipeline(dag, tasks, naming)
@@ -146,9 +168,9 @@ class AirflowSource(Source):
                 run_id = item.get("dag_run_id") if isinstance(item, dict) else None
                 yield RecordError(f"dag run {run_id or '?'}", str(exc))
                 continue
-            if run.dag_id in self._failed:
+            if run.dag_id in self._dags.failed:
                 yield RecordError(
-                    _run_key(run), f"its DAG could not be read: {self._failed[run.dag_id]}"
+                    _run_key(run), f"its DAG could not be read: {self._dags.failed[run.dag_id]}"
                 )
             elif run.dag_id in dags and run.end_date and run.state in FINISHED:
                 batch.append(run)
@@ -182,12 +204,12 @@ class AirflowSource(Source):
         naming = self._naming()
         edges = lineage_edges(
             assets,
-            lambda dag_id: dag_id in dags or dag_id in self._failed,
+            lambda dag_id: dag_id in dags or dag_id in self._dags.failed,
             naming,
             self.config.asset_services,
             self.config.dag_lineage,
         )
-        failed = {naming.pipeline_fqn(d): d for d in self._failed}
+        failed = {naming.pipeline_fqn(d): d for d in self._dags.failed}
         for edge in edges:
             broken = [failed[end] for end in edge.ends if end in failed]
             if broken:
@@ -198,8 +220,8 @@ class AirflowSource(Source):
     # --- helpers ------------------------------------------------------------------------------
 
     def _listed(self) -> dict[str, Dag]:
-        """The DAGs the config keeps, listed once per run; unreadable ones go to `_failed`."""
-        if self._dags is None:
+        """The DAGs the config keeps, listed once per run; unreadable ones go to `failed`."""
+        if self._dags.listed is None:
             dags: dict[str, Dag] = {}
             for where, item in self.api.dags():
                 dag_id = item.get("dag_id") if isinstance(item, dict) else None
@@ -210,10 +232,10 @@ class AirflowSource(Source):
                 try:
                     dags[dag_id] = parse(Dag, item, where)
                 except AirflowApiError as exc:
-                    self._failed[dag_id] = str(exc)
-            self._dags = dags
-            log.info("dags listed", kept=len(dags), unreadable=len(self._failed))
-        return self._dags
+                    self._dags.failed[dag_id] = str(exc)
+            self._dags.listed = dags
+            log.info("dags listed", kept=len(dags), unreadable=len(self._dags.failed))
+        return self._dags.listed
 
     def _naming(self) -> Naming:
         return Naming(

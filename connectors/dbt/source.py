@@ -51,6 +51,10 @@ class DbtSource(Source):
     every run and fingerprints decide what changed: a cursor on the manifest would only hide
     removed models. The results carry a cursor: a `run_results.json` older than the watermark
     was synced already and is not read again.
+
+    The manifest and catalog are read and checked once, before the first entity of any stream
+    (`_load`), so a broken one fails the run before anything is synced or deleted; every stream
+    then reads its part of what was loaded.
     """
 
     config_model = DbtConfig
@@ -71,37 +75,22 @@ class DbtSource(Source):
         return [
             # The service, databases and schemas are the warehouse's, shared with the sql
             # source: dbt no longer naming one is no reason to delete it (with its tables).
-            Stream("services", "databaseService", deletions="never"),
-            Stream("databases", "database", deletions="never"),
-            Stream("schemas", "databaseSchema", deletions="never"),
-            Stream("tables", "table"),
-            Stream("test_cases", "testCase"),
+            Stream("services", "databaseService", read=self._read_services, deletions="never"),
+            Stream("databases", "database", read=self._read_databases, deletions="never"),
+            Stream("schemas", "databaseSchema", read=self._read_schemas, deletions="never"),
+            Stream("tables", "table", read=self._read_tables),
+            Stream("test_cases", "testCase", read=self._read_test_cases),
             # Each result is stamped with when its test finished; the watermark is the latest.
-            Stream("test_results", "testCaseResult", cursor=Cursor("timestamp", "integer")),
+            Stream(
+                "test_results",
+                "testCaseResult",
+                read=self._read_test_results,
+                cursor=Cursor("timestamp", "integer"),
+            ),
             # Read, not derived: a derived stream skips deletions whenever any read stream
             # produced nothing, and a project without run_results.json always has one.
-            Stream("lineage", "lineage"),
+            Stream("lineage", "lineage", read=self._read_lineage),
         ]
-
-    def read(self, stream: Stream, since: CursorValue | None) -> Iterator[Either]:
-        # The manifest and catalog are read and checked before the first entity of any stream,
-        # so a broken one fails the run before anything is synced or deleted.
-        loaded = self._load()
-        project = loaded.project
-        if stream.name == "services":
-            yield project.service
-        elif stream.name == "databases":
-            yield from project.databases
-        elif stream.name == "schemas":
-            yield from project.schemas
-        elif stream.name == "tables":
-            yield from project.tables
-        elif stream.name == "test_cases":
-            yield from loaded.quality.test_cases
-        elif stream.name == "test_results":
-            yield from self._results(loaded.quality, since)
-        elif stream.name == "lineage":
-            yield from lineage_edges(project, column_lineage=self.config.column_lineage)
 
     def test_connection(self) -> ConnectionReport:
         reader = self._open()
@@ -138,6 +127,30 @@ class DbtSource(Source):
             self._reader.close()
             self._reader = None
         self._loaded = None
+
+    # --- the streams' readers: `since` is used by the results only --------------------------
+
+    def _read_services(self, since: CursorValue | None) -> Iterator[Either]:
+        yield self._load().project.service
+
+    def _read_databases(self, since: CursorValue | None) -> Iterator[Either]:
+        yield from self._load().project.databases
+
+    def _read_schemas(self, since: CursorValue | None) -> Iterator[Either]:
+        yield from self._load().project.schemas
+
+    def _read_tables(self, since: CursorValue | None) -> Iterator[Either]:
+        yield from self._load().project.tables
+
+    def _read_test_cases(self, since: CursorValue | None) -> Iterator[Either]:
+        yield from self._load().quality.test_cases
+
+    def _read_test_results(self, since: CursorValue | None) -> Iterator[Either]:
+        yield from self._results(self._load().quality, since)
+
+    def _read_lineage(self, since: CursorValue | None) -> Iterator[Either]:
+        project = self._load().project
+        yield from lineage_edges(project, column_lineage=self.config.column_lineage)
 
     # --- reading ---------------------------------------------------------------------------
 

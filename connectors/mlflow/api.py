@@ -24,6 +24,7 @@ from syncer.http import (
     json_of,
     without_query,
 )
+from syncer.text import first_line
 
 API = "api/2.0/mlflow"
 _Answer = TypeVar("_Answer", bound=BaseModel)
@@ -315,4 +316,4 @@ def _first(err: ValueError | ValidationError) -> str:
         first = err.errors(include_url=False, include_input=False)[0]
         where = ".".join(str(p) for p in first["loc"])
         return f"{where}: {first['msg']}" if where else str(first["msg"])
-    return str(err).splitlines()[0]
+    return first_line(err)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import re
+from functools import cached_property
 
 from pydantic import Field, HttpUrl, field_validator
 
 from syncer.http import HttpAuthConfig, RetryPolicy, TlsConfig
+from syncer.patterns import IncludeExclude, check_regexes
 from syncer.steps import StepConfig
 
 
@@ -39,22 +40,17 @@ class MlflowConfig(StepConfig):
     # read goes back this far to catch changes that committed after a later one was read.
     lookback_seconds: int = Field(default=60, ge=0)
 
-    @field_validator("include", "exclude")
-    @classmethod
-    def _patterns_compile(cls, patterns: list[str]) -> list[str]:
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as err:
-                raise ValueError(f"{pattern!r} is not a valid regular expression ({err})") from None
-        return patterns
+    _patterns_compile = field_validator("include", "exclude")(check_regexes)
 
     @property
     def base_url(self) -> str:
         """The tracking URI without a trailing slash, as links and requests are built on it."""
         return str(self.tracking_uri).rstrip("/")
 
+    @cached_property
+    def _models(self) -> IncludeExclude:
+        return IncludeExclude.of(self.include, self.exclude)
+
     def keeps(self, name: str) -> bool:
-        if self.include and not any(re.search(p, name) for p in self.include):
-            return False
-        return not any(re.search(p, name) for p in self.exclude)
+        """Whether the include/exclude patterns keep a registered model."""
+        return self._models.keeps(name)

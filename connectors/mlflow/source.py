@@ -48,22 +48,14 @@ class MlflowSource(Source):
             timedelta(seconds=lookback) if lookback else None,
         )
         streams = [
-            Stream("services", "mlmodelService"),
-            Stream("models", "mlmodel", cursor=cursor),
+            Stream("services", "mlmodelService", read=self._read_services),
+            Stream("models", "mlmodel", read=self._read_models, cursor=cursor),
         ]
         if self.config.experiments:
-            streams.append(Stream("experiments", "record", cursor=cursor))
+            streams.append(
+                Stream("experiments", "record", read=self._read_experiments, cursor=cursor)
+            )
         return streams
-
-    def read(self, stream: Stream, since: CursorValue | None) -> Iterator[Either]:
-        if stream.name == "services":
-            yield mapping.service(self.config.service_name)
-        elif stream.name == "models":
-            bound = mapping.to_millis(since) if isinstance(since, datetime) else None
-            yield from self._models(bound)
-        elif stream.name == "experiments":
-            bound = mapping.to_millis(since) if isinstance(since, datetime) else None
-            yield from self._experiments(bound)
 
     def test_connection(self) -> ConnectionReport:
         wanted = ["registered-models", *(["experiments"] if self.config.experiments else [])]
@@ -77,6 +69,17 @@ class MlflowSource(Source):
 
     def close(self) -> None:
         self._api.close()
+
+    # --- the streams' readers ------------------------------------------------------------
+
+    def _read_services(self, since: CursorValue | None) -> Iterator[Either]:
+        yield mapping.service(self.config.service_name)
+
+    def _read_models(self, since: CursorValue | None) -> Iterator[Either]:
+        yield from self._models(_millis(since))
+
+    def _read_experiments(self, since: CursorValue | None) -> Iterator[Either]:
+        yield from self._experiments(_millis(since))
 
     def _models(self, bound: int | None) -> Iterator[Either]:
         pages = self._pages(self._api.registered_models, "registered-models/search")
@@ -156,6 +159,11 @@ class MlflowSource(Source):
             if first:
                 raise SourceError(_with_hint(str(err))) from None
             yield RecordError(endpoint, str(err))
+
+
+def _millis(since: CursorValue | None) -> int | None:
+    """The lower bound as MLflow's timestamps count: milliseconds since the epoch."""
+    return mapping.to_millis(since) if isinstance(since, datetime) else None
 
 
 def _with_hint(message: str) -> str:

@@ -16,6 +16,8 @@ import jmespath
 from jmespath.exceptions import JMESPathError
 from jmespath.parser import ParsedResult
 
+from syncer.text import first_line
+
 JSON = Any  # a parsed JSON value
 PARENT = "parent."
 
@@ -54,7 +56,7 @@ class Expression:
         try:
             return self._compiled.search(parent if self.on_parent else record)
         except JMESPathError as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            reason = first_line(exc)
             raise EvaluationError(f"`{self.text}` failed: {reason}") from None
 
     def __repr__(self) -> str:
@@ -122,5 +124,5 @@ def _compile(body: str, text: str) -> ParsedResult:
     try:
         return jmespath.compile(body)
     except JMESPathError as exc:
-        reason = str(exc).splitlines()[0].split(": Parse error")[0].rstrip(":")
+        reason = first_line(exc).split(": Parse error")[0].rstrip(":")
         raise ExpressionError(f"{text!r} is not a valid JMESPath expression: {reason}") from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -23,7 +24,7 @@ from connectors.rest.mapping import EntityMapper, MappingError
 from connectors.rest.paginate import Page, PageRequest, PaginationError, paginator
 from syncer.errors import SourceError, SyncerError
 from syncer.http import ApiKeyAuthConfig, HttpClient, authenticator, without_query
-from syncer.models import ENTITY_TYPES, Entity
+from syncer.models import ENTITY_TYPES
 from syncer.secrets import redact
 from syncer.steps import (
     ConnectionReport,
@@ -64,50 +65,31 @@ class RestSource(Source):
             retry=config.retry,
             headers=config.headers,
         )
-        # Full reads of an endpoint in this run, so children do not fetch their parents again.
+        # Full reads of an endpoint in this run, shared by the streams: whichever of an
+        # endpoint's own stream and its children's streams reads it first, the others do not
+        # fetch it again (whatever the order of the streams).
         self._cache: dict[str, list[Item]] = {}
         self._next_slot = 0.0
 
     # --- the Source contract ----------------------------------------------------------------
 
     def streams(self) -> list[Stream]:
+        """The configured service (if any), then a stream per endpoint, each reading its
+        endpoint through its mapper."""
         streams = []
         if self.config.service is not None:
-            streams.append(Stream(SERVICE_STREAM, self.config.service.type))
+            streams.append(Stream(SERVICE_STREAM, self.config.service.type, read=self._services))
         for endpoint in self.config.endpoints:
             streams.append(
                 Stream(
                     endpoint.name,
                     endpoint.entity,
+                    read=partial(self._endpoint, endpoint, self.mappers[endpoint.name]),
                     cursor=_cursor(endpoint.cursor) if endpoint.cursor else None,
                     deletions=endpoint.deletions,
                 )
             )
         return streams
-
-    def read(self, stream: Stream, since: CursorValue | None) -> Iterator[Either]:
-        if stream.name == SERVICE_STREAM:
-            yield self._service()
-            return
-        endpoint = self.endpoints[stream.name]
-        mapper = self.mappers[stream.name]
-        bound = since if isinstance(since, datetime) and endpoint.cursor else None
-        descending = endpoint.cursor is not None and endpoint.cursor.ordering == "descending"
-        for index, item in enumerate(self._records(endpoint, bound), start=1):
-            if isinstance(item, RecordError):
-                yield item
-                continue
-            record, parent = item
-            try:
-                cursor = mapper.cursor_of(record, parent)
-                if bound is not None and cursor is not None and cursor < bound:
-                    if descending:
-                        return  # everything further on is older still
-                    continue
-                yield mapper.map(record, parent, cursor)
-            except MappingError as exc:
-                label = mapper.label(record, parent, index)
-                yield RecordError(f"{endpoint.name} {label}", str(exc))
 
     def test_connection(self) -> ConnectionReport:
         checks: list[tuple[str, bool, str]] = []
@@ -126,14 +108,36 @@ class RestSource(Source):
         self._cache.clear()
         self.client.close()
 
-    # --- records ----------------------------------------------------------------------------
+    # --- the streams' readers ----------------------------------------------------------------
 
-    def _service(self) -> Entity:
+    def _services(self, since: CursorValue | None) -> Iterator[Either]:
         service = self.config.service
         assert service is not None
-        return ENTITY_TYPES[service.type].model_validate(
+        yield ENTITY_TYPES[service.type].model_validate(
             service.model_dump(exclude={"type"}, exclude_none=True)
         )
+
+    def _endpoint(
+        self, endpoint: EndpointConfig, mapper: EntityMapper, since: CursorValue | None
+    ) -> Iterator[Either]:
+        """One endpoint's records as entities; with a cursor, those at or after `since`."""
+        bound = since if isinstance(since, datetime) and endpoint.cursor else None
+        descending = endpoint.cursor is not None and endpoint.cursor.ordering == "descending"
+        for index, item in enumerate(self._records(endpoint, bound), start=1):
+            if isinstance(item, RecordError):
+                yield item
+                continue
+            record, parent = item
+            try:
+                cursor = mapper.cursor_of(record, parent)
+                if bound is not None and cursor is not None and cursor < bound:
+                    if descending:
+                        return  # everything further on is older still
+                    continue
+                yield mapper.map(record, parent, cursor)
+            except MappingError as exc:
+                label = mapper.label(record, parent, index)
+                yield RecordError(f"{endpoint.name} {label}", str(exc))
 
     def _records(
         self, endpoint: EndpointConfig, since: datetime | None

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator
 from sqlalchemy.engine import URL, make_url
 
 from syncer.errors import ConfigError
 from syncer.models import TableType
+from syncer.patterns import IncludeExclude, check_regexes
 from syncer.sqlurl import check_sqlalchemy_url
 from syncer.steps import StepConfig
 
@@ -21,6 +21,12 @@ class NamePatterns(StepConfig):
     databases: list[str] = Field(default_factory=list)
     schemas: list[str] = Field(default_factory=list)
     tables: list[str] = Field(default_factory=list)
+
+    _compile = field_validator("databases", "schemas", "tables")(check_regexes)
+
+
+# What the include/exclude patterns are matched against.
+NameKind = Literal["databases", "schemas", "tables"]
 
 
 class SqlConfig(StepConfig):
@@ -48,19 +54,9 @@ class SqlConfig(StepConfig):
 
     _url_parses = field_validator("url")(check_sqlalchemy_url)
 
-    @model_validator(mode="after")
-    def _patterns_compile(self) -> SqlConfig:
-        for side in ("include", "exclude"):
-            patterns: NamePatterns = getattr(self, side)
-            for key in ("databases", "schemas", "tables"):
-                for pattern in getattr(patterns, key):
-                    try:
-                        re.compile(pattern)
-                    except re.error as err:
-                        raise ValueError(
-                            f"{side}.{key}: {pattern!r} is not a valid regular expression ({err})"
-                        ) from None
-        return self
+    def names(self, kind: NameKind) -> IncludeExclude:
+        """The include/exclude patterns of one kind of name, compiled."""
+        return IncludeExclude.of(getattr(self.include, kind), getattr(self.exclude, kind))
 
     @property
     def sqlalchemy_url(self) -> URL:
@@ -75,6 +71,6 @@ def load_config(raw: Mapping[str, Any]) -> SqlConfig:
         first = err.errors(include_url=False, include_input=False)[0]
         key = ".".join(str(p) for p in first["loc"])
         message = first["msg"].removeprefix("Value error, ")
-        # Errors of the whole model (the pattern check) have no location and name the key.
+        # An error of the whole model has no location.
         text = f"sql source: {key}: {message}" if key else f"sql source: {message}"
         raise ConfigError(text) from None

@@ -15,6 +15,26 @@ TABLE_TYPES: dict[TableKind, TableType] = {
     "foreign": TableType.FOREIGN,
 }
 VIEW_TYPES = frozenset({TableType.VIEW, TableType.MATERIALIZED_VIEW, TableType.SECURE_VIEW})
+# OpenMetadata's service types, by SQLAlchemy dialect name.
+_SERVICE_TYPES = {
+    "sqlite": "SQLite",
+    "duckdb": "CustomDatabase",  # OpenMetadata has no DuckDB service type
+    "postgresql": "Postgres",
+    "mysql": "Mysql",
+    "mariadb": "MariaDB",
+    "mssql": "Mssql",
+    "oracle": "Oracle",
+    "snowflake": "Snowflake",
+    "bigquery": "BigQuery",
+    "redshift": "Redshift",
+    "trino": "Trino",
+    "clickhouse": "Clickhouse",
+}
+
+
+def service_type(dialect: str) -> str:
+    """OpenMetadata's service type for a dialect; `CustomDatabase` when it has none."""
+    return _SERVICE_TYPES.get(dialect, "CustomDatabase")
 
 
 def to_table(raw: RawTable, database_fqn: str, schema: str, dialect: str) -> Table:

@@ -14,12 +14,13 @@ from typing import Any, Literal
 import click
 from rich.console import Console
 
-from state.store import StateStore
+from state import StateStore
 from syncer import __version__
 from syncer import config as configs
 from syncer import logging as logs
-from syncer.errors import ConfigError, StateError, SyncerError
+from syncer.errors import ConfigError, Expected, StateError
 from syncer.secrets import redact
+from syncer.statefile import open_state
 
 OutputFormat = Literal["table", "csv", "json"]
 out = Console(highlight=False, soft_wrap=True)
@@ -63,7 +64,7 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except SyncerError as exc:
+        except Expected as exc:
             err.print(f"[red]error:[/red] {redact(str(exc))}", markup=True)
             sys.exit(exc.exit_code)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
@@ -140,7 +141,7 @@ def workflow_store(
     path = state_file(state_path, config_path)
     if not path.exists():
         raise StateError(f"no state file at {path}: nothing to {verb}")
-    store = StateStore.open(path)
+    store = open_state(path)
     try:
         known = store.workflows()
         if workflow not in known:
@@ -153,7 +154,7 @@ def workflow_store(
 
 @contextmanager
 def reader(state_path: Path | None, config_path: Path | None) -> Iterator[StateStore]:
-    store = StateStore.open(state_file(state_path, config_path), read_only=True)
+    store = open_state(state_file(state_path, config_path), read_only=True)
     try:
         yield store
     finally:

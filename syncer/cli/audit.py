@@ -9,6 +9,8 @@ from typing import Any
 import click
 
 from state.schema import VIEWS
+from syncer import config as configs
+from syncer import delivery
 from syncer.cli.app import (
     OutputFormat,
     cli,
@@ -22,6 +24,9 @@ from syncer.cli.app import (
 )
 from syncer.cli.output import print_backlog, print_query
 from syncer.errors import ConfigError
+from syncer.sinks.duckdb_catalog import DuckDBCatalogConfig, DuckDBCatalogSink
+from syncer.steps import Sink
+from syncer.text import first_line
 
 
 @cli.command()
@@ -136,7 +141,7 @@ def sql(query: str, state_path: Path | None, config_path: Path | None, fmt: Outp
     try:
         statements = duckdb.extract_statements(query)
     except duckdb.Error as exc:
-        raise ConfigError(f"query failed: {str(exc).splitlines()[0]}") from None
+        raise ConfigError(f"query failed: {first_line(exc)}") from None
     if len(statements) != 1:
         raise ConfigError("syncer sql runs one statement at a time; split the query")
     with reader(state_path, config_path) as store:
@@ -213,11 +218,19 @@ def state_prune(
 def state_reset(
     workflow: str | None, state_path: Path | None, config_path: Path | None, yes: bool
 ) -> None:
-    """Forget WORKFLOW's history (default: --config's workflow); its next run starts afresh."""
+    """Forget WORKFLOW's history (default: --config's workflow); its next run starts afresh.
+
+    The sinks that write into the state file (the embedded catalog) forget it too: --config's,
+    or without it the embedded catalog in its default schema."""
+    sinks: list[tuple[str, Sink]] = (
+        configs.load(config_path).sinks
+        if config_path is not None
+        else [("duckdb", DuckDBCatalogSink(DuckDBCatalogConfig()))]
+    )
     with workflow_store("reset", workflow, state_path, config_path) as (workflow, path, store):
         if not yes:
             click.confirm(
                 f"Forget every run, entity and change of {workflow!r} in {path}?", abort=True
             )
-        store.reset(workflow)
+        delivery.reset(store, workflow, sinks)
     out.print(f"reset {workflow} in {path}")

@@ -11,7 +11,7 @@ from typing import Any
 import click
 import orjson
 
-from state.store import StateStore
+from state import Selected, Selection
 from syncer import config as configs
 from syncer.cli.app import (
     cli,
@@ -86,22 +86,24 @@ def events(
     `replay` sends them again, `retry` revives dead letters."""
     if ctx.invoked_subcommand is not None:
         return
-    from syncer import eventlog
+    from syncer.events import event_selection
 
     if sink_name is not None and not failed:
         raise ConfigError("--sink goes with --failed: it names the sink whose dead letters to list")
-    selection = eventlog.Selection(
-        workflow=config_workflow(config_path),
-        run_id=run_id,
-        since=_time(since),
-        until=_time(until),
-        filter=_event_filter(event_types, entity_types, patterns),
-        failed=failed,
-        sink=sink_name,
-        limit=limit,
+    selection = event_selection(
+        _event_filter(event_types, entity_types, patterns),
+        Selection(
+            workflow=config_workflow(config_path),
+            run_id=run_id,
+            since=_time(since),
+            until=_time(until),
+            failed=failed,
+            sink=sink_name,
+            limit=limit,
+        ),
     )
     with reader(state_path, config_path) as store:
-        selected = eventlog.select(store.connection, selection)
+        selected = store.changelog.select(selection)
     _print_events(selected, fmt, failed)
 
 
@@ -126,8 +128,9 @@ def events_replay(
 ) -> None:
     """Send matching events again, with their own ids, to one event sink of CONFIG; its offset
     and pending changes stay as they are."""
-    from syncer import eventlog
+    from syncer.events import event_selection
     from syncer.sinks.eventsink import EventSink, replay
+    from syncer.statefile import open_state
     from syncer.steps import SinkContext
 
     if since is None and run_id is None:
@@ -146,15 +149,15 @@ def events_replay(
             "webhook, handler, mqtt and nats sinks"
         )
     workflow = loaded.spec.workflow
-    selection = eventlog.Selection(
-        workflow=workflow, run_id=run_id, since=_time(since), until=_time(until), filter=wanted
+    selection = event_selection(
+        wanted, Selection(workflow=workflow, run_id=run_id, since=_time(since), until=_time(until))
     )
-    store = StateStore.open(
+    store = open_state(
         loaded.state_path, read_only=True, memory_limit=loaded.spec.state.memory_limit
     )
     try:
-        selected = eventlog.select(store.connection, selection)
-        report = replay(sink, SinkContext(workflow, store), [s.change for s in selected])
+        selected = store.changelog.select(selection)
+        report = replay(sink, SinkContext(workflow, store.changelog), [s.change for s in selected])
     finally:
         store.close()
     line = f"replayed to sink {sink_name}: {report.sent} sent, {len(report.refused)} refused"
@@ -196,9 +199,9 @@ def events_retry(
 
 
 def _time(text: str | None) -> datetime | None:
-    from syncer import eventlog
+    from syncer.events import parse_time
 
-    return eventlog.parse_time(text) if text is not None else None
+    return parse_time(text) if text is not None else None
 
 
 def _event_filter(
@@ -224,7 +227,7 @@ def _event_filter(
         raise ConfigError(f"{option}: {problem['msg'].removeprefix('Value error, ')}") from None
 
 
-def _print_events(selected: Sequence[Any], fmt: str, failed: bool) -> None:
+def _print_events(selected: Sequence[Selected], fmt: str, failed: bool) -> None:
     from syncer.events import build_event
 
     items: list[dict[str, Any]] = []

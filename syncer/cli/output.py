@@ -14,9 +14,10 @@ import orjson
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
-from state.store import StateStore
+from state import StateStore
 from syncer.cli.app import OutputFormat, err, out
 from syncer.errors import ConfigError
+from syncer.text import first_line
 from syncer.workflow import RunResult
 
 
@@ -26,7 +27,7 @@ def print_query(store: StateStore, query: str, params: Sequence[Any], fmt: Outpu
     try:
         result = store.connection.execute(query, list(params))
     except duckdb.Error as exc:
-        message = str(exc).splitlines()[0]
+        message = first_line(exc)
         if "read-only" in message:
             message = "the state is opened read-only here; syncer sql only reads"
         raise ConfigError(f"query failed: {message}") from None

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import click
 
-from state.store import StateStore
 from syncer import config as configs
 from syncer import plugins
 from syncer.cli.app import cli, err, fail_safe_option, load, out, state_option
 from syncer.cli.output import print_result, progress_line
 from syncer.secrets import redact
+from syncer.statefile import open_state
 from syncer.steps import Sink, Source
 from syncer.workflow import Workflow
 
@@ -27,7 +27,7 @@ def run(
 ) -> None:
     """Sync CONFIG: extract, diff, commit, deliver to every sink."""
     loaded = load(config_path, state_path, fail_safe)
-    store = StateStore.open(loaded.state_path, memory_limit=loaded.spec.state.memory_limit)
+    store = open_state(loaded.state_path, memory_limit=loaded.spec.state.memory_limit)
     try:
         with progress_line() as progress:
             result = Workflow(loaded, store, full_refresh=full_refresh, progress=progress).run()
@@ -52,7 +52,7 @@ def plan(
     """Show what a run of CONFIG would create, update and delete; writes nothing."""
     loaded = load(config_path, state_path, fail_safe)
     path = loaded.state_path
-    store = StateStore.open(
+    store = open_state(
         path if path.exists() else ":memory:",
         read_only=path.exists(),
         memory_limit=loaded.spec.state.memory_limit,

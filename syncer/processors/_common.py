@@ -27,15 +27,6 @@ ANY_DEPTH = "**"
 # --- config checks ----------------------------------------------------------------------------
 
 
-def check_regex(pattern: str) -> str:
-    """`pattern` if it compiles; a ValueError naming it otherwise (for pydantic validators)."""
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"{pattern!r} is not a valid regex ({exc})") from None
-    return pattern
-
-
 def check_entity_types(names: list[str] | None) -> list[str] | None:
     """`names` if every one is a known entity type; a ValueError naming the unknown ones."""
     if names is None:

@@ -22,7 +22,8 @@ from pydantic import Field, field_validator, model_validator
 
 from syncer import fqn as _fqn
 from syncer.models import Entity, EntityReference, TagLabel
-from syncer.processors._common import Scope, check_entity_types, check_regex, has_field, rebuild
+from syncer.patterns import check_regex
+from syncer.processors._common import Scope, check_entity_types, has_field, rebuild
 from syncer.steps import Processor, StepConfig
 
 TIER = "Tier"

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 from pydantic import Field, field_validator
 
 from syncer.models import Entity
+from syncer.patterns import IncludeExclude, check_regexes
 from syncer.steps import Filtered, Processor, StepConfig
 
 
@@ -16,15 +15,7 @@ class FilterConfig(StepConfig):
     include: list[str] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
 
-    @field_validator("include", "exclude")
-    @classmethod
-    def _compiles(cls, patterns: list[str]) -> list[str]:
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"{pattern!r} is not a valid regex ({exc})") from None
-        return patterns
+    _compiles = field_validator("include", "exclude")(check_regexes)
 
 
 class FilterProcessor(Processor):
@@ -34,16 +25,14 @@ class FilterProcessor(Processor):
     def __init__(self, config: FilterConfig) -> None:
         super().__init__(config)
         self._types = set(config.entity_types) if config.entity_types is not None else None
-        self._include = [re.compile(p) for p in config.include]
-        self._exclude = [re.compile(p) for p in config.exclude]
+        self._fqns = IncludeExclude.of(config.include, config.exclude)
 
     def process(self, entity: Entity) -> Entity | Filtered:
         if self._types is not None and entity.entity_type not in self._types:
             return Filtered(f"entity type {entity.entity_type} is not kept")
         fqn = entity.fqn
-        if self._include and not any(p.search(fqn) for p in self._include):
+        if not self._fqns.included(fqn):
             return Filtered("FQN matches no include pattern")
-        for pattern in self._exclude:
-            if pattern.search(fqn):
-                return Filtered(f"FQN matches exclude pattern {pattern.pattern!r}")
+        if (pattern := self._fqns.excluded_by(fqn)) is not None:
+            return Filtered(f"FQN matches exclude pattern {pattern.pattern!r}")
         return entity

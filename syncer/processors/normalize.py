@@ -36,7 +36,8 @@ from syncer.models import (
     Table,
     TestCase,
 )
-from syncer.processors._common import Scope, check_entity_types, check_regex, has_field, rebuild
+from syncer.patterns import check_regex
+from syncer.processors._common import Scope, check_entity_types, has_field, rebuild
 from syncer.steps import Processor, RecordError, StepConfig
 
 COLUMN = "column"  # a column's place in an FQN: not an entity type, but it is normalized too

@@ -39,10 +39,10 @@ from typing import Any, Literal, get_args
 from pydantic import Field, field_validator, model_validator
 
 from syncer.models import Entity
+from syncer.patterns import check_regex
 from syncer.processors._common import (
     Scope,
     check_entity_types,
-    check_regex,
     get,
     has_field,
     parse_path,

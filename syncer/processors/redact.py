@@ -34,7 +34,8 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import SqlglotError
 
 from syncer.models import Entity
-from syncer.processors._common import REMOVE, check_regex, parse_path, update
+from syncer.patterns import check_regex
+from syncer.processors._common import REMOVE, parse_path, update
 from syncer.steps import Processor, RecordError, StepConfig
 
 MASK = "***"

@@ -14,9 +14,9 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from state.store import StateStore, scanning
+from state import scanning
 from syncer.errors import SinkError
-from syncer.steps import Change, ChangeBatch, Refusals, Sink, SinkContext, StepConfig
+from syncer.steps import Change, ChangeBatch, Refusals, Sink, SinkContext, StateFile, StepConfig
 
 _TABLES = """
 CREATE SCHEMA IF NOT EXISTS "{schema}";
@@ -72,12 +72,18 @@ class DuckDBCatalogSink(Sink):
     def __init__(self, config: DuckDBCatalogConfig) -> None:
         super().__init__(config)
         self._con: duckdb.DuckDBPyConnection | None = None
-        self._state: StateStore | None = None  # set when the catalog lives in the state file
+        self._state: StateFile | None = None  # set when the catalog lives in the state file
+
+    @property
+    def writes_into_state(self) -> bool:
+        return self.config.path is None
 
     def open(self, context: SinkContext) -> None:
         if self.config.path is None:
-            self._state = context.state
-            self._con = context.state.connection
+            if context.state_file is None:
+                raise SinkError("duckdb sink: the embedded catalog needs the state file open")
+            self._state = context.state_file
+            self._con = context.state_file.connection
         else:
             try:
                 self.config.path.parent.mkdir(parents=True, exist_ok=True)
@@ -120,6 +126,14 @@ class DuckDBCatalogSink(Sink):
         for statement in _APPLY:
             con.execute(statement.replace("{schema}", self.config.schema_name))
         con.execute("DROP TABLE catalog_docs")
+
+    def forget(self, workflow: str) -> None:
+        con = self._con
+        assert con is not None, "open() first"
+        for table in ("entities", "columns", "lineage"):
+            con.execute(
+                f'DELETE FROM "{self.config.schema_name}".{table} WHERE workflow = ?', [workflow]
+            )
 
     def close(self) -> None:
         if self._state is None and self._con is not None:

@@ -10,15 +10,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import duckdb
 from pydantic import Field
 
-from syncer import eventlog
 from syncer.errors import SyncerError
 from syncer.events import EventFilter, History, build_event
 from syncer.secrets import redact
 from syncer.steps import (
     Change,
+    ChangeLog,
     ConnectionReport,
     Refusal,
     Refusals,
@@ -67,12 +66,12 @@ class EventSink(Sink):
         # A replay re-sends events; sinks that also keep state (MQTT retained messages) leave
         # it alone, since a replay of old events would set it back.
         self.replaying = False
-        self._log: duckdb.DuckDBPyConnection | None = None
+        self._log: ChangeLog | None = None
         self._held: dict[EntityKey, int] = {}  # entity -> seq of its event that was refused
 
     def open(self, context: SinkContext) -> None:
         self.workflow = context.workflow
-        self._log = context.state.connection if context.state is not None else None
+        self._log = context.changelog
         self._held = {}
         self.connect()
 
@@ -134,7 +133,7 @@ class EventSink(Sink):
     def _histories(self, seqs: list[int]) -> dict[int, History]:
         if self._log is None or not seqs:
             return {}
-        return eventlog.histories(self._log, seqs)
+        return dict(self._log.histories(seqs))
 
 
 def _entity(change: Change) -> EntityKey:

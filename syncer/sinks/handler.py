@@ -7,18 +7,21 @@ event is offered again on the next run, and the other events go on.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 from typing import Any
 
 from pydantic import Field
 
+from syncer import plugins
 from syncer.errors import ConfigError
 from syncer.sinks.eventsink import EventSink, EventSinkConfig, Outgoing
 from syncer.steps import Refusal
 
 HANDLER_GROUP = "syncer.handlers"
+HANDLERS = plugins.PluginKind(
+    "handler", HANDLER_GROUP, "handler", "a function as module:function", names_group=True
+)
 Handler = Callable[[dict[str, Any]], object]
 
 
@@ -28,7 +31,7 @@ class HandlerConfig(EventSinkConfig):
 
 def find_handler(name: str) -> Handler:
     """The callable `name` points to; a ConfigError that says why when there is none."""
-    target = _import(name) if ":" in name else _entry_point(name)
+    target = plugins.find(HANDLERS, name, entry_points(group=HANDLER_GROUP))
     if not callable(target):
         raise ConfigError(f"handler {name}: is a {type(target).__name__}, not a function")
     handler: Handler = target
@@ -36,7 +39,8 @@ def find_handler(name: str) -> Handler:
 
 
 def installed() -> dict[str, str]:
-    return {ep.name: ep.value for ep in entry_points(group=HANDLER_GROUP)}
+    """The handlers installed by entry point, with the function each points to."""
+    return plugins.available(HANDLERS)
 
 
 class HandlerSink(EventSink):
@@ -61,32 +65,3 @@ class HandlerSink(EventSink):
 def _describe(exc: Exception) -> str:
     first = (str(exc).splitlines() or [""])[0].strip()
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
-
-
-def _import(spec: str) -> object:
-    module_name, _, path = spec.partition(":")
-    try:
-        target: object = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(f"handler {spec}: cannot import {module_name} ({exc})") from None
-    for attr in path.split("."):
-        try:
-            target = getattr(target, attr)
-        except AttributeError:
-            raise ConfigError(f"handler {spec}: {module_name} has no {path!r}") from None
-    return target
-
-
-def _entry_point(name: str) -> object:
-    found = [ep for ep in entry_points(group=HANDLER_GROUP) if ep.name == name]
-    if not found:
-        names = ", ".join(sorted(installed())) or "none"
-        raise ConfigError(
-            f"unknown handler {name!r}: installed in {HANDLER_GROUP} are {names}; "
-            "or name a function as module:function"
-        )
-    try:
-        target: object = found[0].load()
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"handler {name}: cannot load {found[0].value} ({exc})") from None
-    return target

@@ -13,9 +13,9 @@ import orjson
 import pytest
 import yaml
 
-from state.store import StateStore
 from syncer import fqn
 from syncer.models import ENTITY_TYPES
+from syncer.statefile import open_state
 from syncer.workflow import RunResult
 from tests.contract.cases import Case, all_cases
 from tests.support.runs import query_state, run_workflow
@@ -86,7 +86,7 @@ def test_every_key_is_the_fqn_its_model_builds_and_splits_back(synced: Synced) -
 
 
 def test_every_child_has_its_parent_and_every_edge_its_ends(synced: Synced) -> None:
-    store = StateStore.open(synced.state_path, read_only=True)
+    store = open_state(synced.state_path, read_only=True)
     try:
         assert store.orphans("contract") == []
     finally:

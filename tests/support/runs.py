@@ -13,9 +13,9 @@ from typing import Any
 
 import duckdb
 
-from state.store import StateStore
 from syncer import config as configs
 from syncer.config import LoadedConfig
+from syncer.statefile import open_state
 from syncer.workflow import RunResult, Workflow
 
 # The tables of the state that a run writes (besides `schema_version`).
@@ -42,7 +42,7 @@ def run_workflow(
     The state is `state_path`, or else the config's own; `workflow_options` go to `Workflow`.
     """
     loaded = config if isinstance(config, LoadedConfig) else configs.load(config)
-    store = StateStore.open(state_path or loaded.state_path, read_only=read_only)
+    store = open_state(state_path or loaded.state_path, read_only=read_only)
     try:
         return Workflow(loaded, store, **workflow_options).run()
     finally:

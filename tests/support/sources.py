@@ -1,4 +1,5 @@
-"""A source that reads its streams from a JSON file, so tests can change it between runs.
+"""A source that reads its streams from a JSON file, so tests can change it between runs; and
+helpers that read any source's stream by name, as the engine would.
 
 File shape: {"streams": [{"name", "entity_type", "cursor": {field, kind, ordering, lookback}?,
 "records": [entity fields..., or {"error": "why"}, or {"raise": "why"}]}]}. A cursor stream yields
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,20 @@ import orjson
 from syncer.errors import SourceError
 from syncer.models import ENTITY_TYPES
 from syncer.steps import Cursor, CursorValue, Either, RecordError, Source, StepConfig, Stream
+
+
+def stream_named(source: Source, name: str) -> Stream:
+    """One of a source's streams, by name; a name the source does not list fails the test."""
+    found = {s.name: s for s in source.streams()}
+    assert name in found, f"no stream {name!r}; the source lists {', '.join(found)}"
+    return found[name]
+
+
+def read_stream(source: Source, name: str, since: CursorValue | None = None) -> list[Either]:
+    """Every record of one of a source's read streams."""
+    stream = stream_named(source, name)
+    assert stream.read is not None, f"stream {name!r} is derived: it is not read"
+    return list(stream.read(since))
 
 
 class FileSourceConfig(StepConfig):
@@ -32,6 +48,7 @@ class FileSource(Source):
 
     def __init__(self, config: FileSourceConfig) -> None:
         super().__init__(config)
+        # (stream, since) of every read, in order, for tests of what the engine asks for.
         self.reads: list[tuple[str, CursorValue | None]] = []
 
     def _doc(self) -> dict[str, Any]:
@@ -39,20 +56,26 @@ class FileSource(Source):
         return data
 
     def streams(self) -> list[Stream]:
-        return [
-            Stream(
-                name=s["name"],
-                entity_type=s["entity_type"],
-                cursor=Cursor(**s["cursor"]) if s.get("cursor") else None,
-                derived=s.get("derived", False),
+        streams = []
+        for spec in self._doc()["streams"]:
+            cursor = Cursor(**spec["cursor"]) if spec.get("cursor") else None
+            derived = spec.get("derived", False)
+            reader = (
+                None if derived else partial(self._read, spec["name"], spec["entity_type"], cursor)
             )
-            for s in self._doc()["streams"]
-        ]
+            streams.append(
+                Stream(spec["name"], spec["entity_type"], reader, cursor=cursor, derived=derived)
+            )
+        return streams
 
-    def read(self, stream: Stream, since: CursorValue | None) -> Iterator[Either]:
-        self.reads.append((stream.name, since))
-        spec = next(s for s in self._doc()["streams"] if s["name"] == stream.name)
-        model = ENTITY_TYPES[stream.entity_type]
+    def _read(
+        self, name: str, entity_type: str, cursor: Cursor | None, since: CursorValue | None
+    ) -> Iterator[Either]:
+        """One stream's records, from the file as it is when the stream is read (a test may
+        change it between runs)."""
+        self.reads.append((name, since))
+        spec = next(s for s in self._doc()["streams"] if s["name"] == name)
+        model = ENTITY_TYPES[entity_type]
         for record in spec["records"]:
             if "raise" in record:
                 raise SourceError(self._echo(record["raise"]))
@@ -60,8 +83,8 @@ class FileSource(Source):
                 yield RecordError(record.get("name", "?"), self._echo(record["error"]))
                 continue
             entity = model.model_validate(record)
-            if stream.cursor and since is not None:
-                value = getattr(entity, stream.cursor.field)
+            if cursor and since is not None:
+                value = getattr(entity, cursor.field)
                 if isinstance(since, datetime) and value.tzinfo is None:
                     value = value.replace(tzinfo=since.tzinfo)
                 if value < since:

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import orjson
-
-from state.store import Missing
+from state import Missing
 from syncer.deletions import decide
 
 
 def table(name: str, schema: str = "svc.db.s") -> Missing:
-    return Missing(f"{schema}.{name}", "table", schema, "fp", "{}")
+    return Missing(f"{schema}.{name}", "table", schema, [schema], "fp", "{}")
 
 
 def edge(source: str, target: str) -> Missing:
-    payload = orjson.dumps(
-        {
-            "fromEntity": {"type": "table", "fullyQualifiedName": source},
-            "toEntity": {"type": "table", "fullyQualifiedName": target},
-        }
-    ).decode()
-    return Missing(f"{source}->{target}", "lineage", None, "fp", payload)
+    return Missing(f"{source}->{target}", "lineage", None, [source, target], "fp", "{}")
 
 
 def test_missing_entities_within_the_fail_safe_share_are_deleted() -> None:

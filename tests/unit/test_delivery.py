@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from state.store import StateStore
 from syncer.delivery import deliver
 from syncer.sinks.jsonl import JsonlConfig, JsonlSink
+from syncer.statefile import open_state
 from tests.support.engine import SCHEMA, Engine, table, tables
 from tests.support.sinks import MemorySink
 
@@ -98,7 +98,7 @@ def test_a_sink_that_fails_mid_backlog_keeps_what_it_acknowledged(engine: Engine
             return super().write(changes)
 
     sink = Flaky()
-    store = StateStore.open(engine.state_path)
+    store = open_state(engine.state_path)
     try:
         (report,) = deliver(store, engine.workflow, [("flaky", sink)], batch_size=4)
     finally:
@@ -117,7 +117,7 @@ def test_a_new_sink_is_back_filled_from_the_state_without_reading_the_source(
     engine.source_path.unlink()  # the source is gone: only the state can supply the history
 
     jsonl = JsonlSink(JsonlConfig(path=tmp_path / "backfill.jsonl"))
-    store = StateStore.open(engine.state_path)
+    store = open_state(engine.state_path)
     try:
         (report,) = deliver(store, engine.workflow, [("new", jsonl)])
     finally:

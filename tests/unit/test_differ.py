@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import orjson
 
-from state.store import Known
+from state import Known
 from syncer.differ import classify, row_of
 from syncer.models import Column, Table, TestCaseResult
 from syncer.steps import Cursor, Stream
 
-TABLES = Stream("tables", "table", cursor=Cursor("updated_at"))
+TABLES = Stream("tables", "table", read=list, cursor=Cursor("updated_at"))
 
 
 def orders(*columns: str) -> Table:
@@ -47,6 +47,6 @@ def test_a_deleted_key_that_comes_back_is_restored() -> None:
 
 
 def test_an_append_only_entity_is_never_updated() -> None:
-    results = Stream("results", "testCaseResult")
+    results = Stream("results", "testCaseResult", read=list)
     row = row_of(TestCaseResult(test_case="t", timestamp=1, test_case_status="Failed"), results)
     assert classify(row, Known("another-fingerprint", False, "{}")) == (None, [], None)

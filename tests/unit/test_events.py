@@ -4,22 +4,28 @@ and versions, field changes named like `columns.email.dataType`, and filters on 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from pydantic import ValidationError
 
+from state import Batch, ChangeRow, Selection, StateStore
 from state.store import Known
 from syncer.differ import Row, classify
+from syncer.errors import ConfigError
 from syncer.events import (
     EVENT_TYPES,
     EventFilter,
     History,
     build_event,
     event_id,
+    event_selection,
     event_type,
+    parse_time,
     version,
 )
 from syncer.steps import Change, ChangeKind
@@ -58,7 +64,9 @@ def customers(email_type: str = "VARCHAR", **extra: Any) -> dict[str, Any]:
 
 def described(old: dict[str, Any], new: dict[str, Any]) -> str | None:
     """The description the differ stores in the change log for `old` becoming `new`."""
-    row = Row(FQN, "table", "svc.db.sch", "fp2", orjson.dumps(new).decode(), None, False)
+    row = Row(
+        FQN, "table", "svc.db.sch", ("svc.db.sch",), "fp2", orjson.dumps(new).decode(), None, False
+    )
     _, _, description = classify(row, Known("fp1", False, orjson.dumps(old).decode()))
     return description
 
@@ -278,3 +286,87 @@ def test_a_filter_refuses_an_unknown_event_or_entity_type() -> None:
         EventFilter.model_validate({"event_types": ["created"]})
     with pytest.raises(ValidationError, match="unknown entity type 'tabel'; known are"):
         EventFilter.model_validate({"entity_types": ["tabel"]})
+
+
+# --- selecting from the change log --------------------------------------------------------------
+
+
+@pytest.fixture
+def logged(tmp_path: Path) -> Iterator[StateStore]:
+    """Every kind of change, of a table and of a lineage edge, in one change log."""
+    store = StateStore.open(tmp_path / "state.duckdb", version="test")
+    run = store.start_run("shop", "incremental", "fp", 1)
+    batch = Batch(run, "shop", "mixed")
+    for kind in ("created", "updated", "deleted", "restored"):
+        for entity_type, key in (("table", FQN), ("lineage", "svc.db.sch.a->svc.db.sch.b")):
+            batch.changes.append(
+                ChangeRow(key, entity_type, None, [], kind, "fp", None, [], None, "{}")
+            )
+    store.commit(batch)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    "event_types",
+    [[t] for t in EVENT_TYPES] + [["entityCreated", "entityLineageDeleted"], []],
+)
+def test_an_event_filter_selects_in_the_state_exactly_the_changes_it_accepts(
+    logged: StateStore, event_types: list[str]
+) -> None:
+    for entity_types, fqn in (([], []), (["lineage"], []), (["table"], ["svc.*.customers"])):
+        wanted = EventFilter.model_validate(
+            {"event_types": event_types, "entity_types": entity_types, "fqn": fqn}
+        )
+        everything = [s.change for s in logged.changelog.select(Selection())]
+
+        chosen = logged.changelog.select(event_selection(wanted))
+
+        assert [s.change for s in chosen] == [c for c in everything if wanted.accepts_change(c)]
+
+
+def test_an_event_selection_keeps_the_conditions_it_is_given() -> None:
+    base = Selection(workflow="shop", run_id=3, failed=True, limit=5)
+
+    narrowed = event_selection(EventFilter.model_validate({"fqn": "svc.*"}), base)
+
+    assert (narrowed.workflow, narrowed.run_id, narrowed.failed, narrowed.limit) == (
+        "shop",
+        3,
+        True,
+        5,
+    )
+    assert narrowed.key_globs == ("svc.*",)
+    assert narrowed.matches is None  # no event type given: every row
+
+
+# --- times --------------------------------------------------------------------------------------
+
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("90s", NOW - timedelta(seconds=90)),
+        ("30m", NOW - timedelta(minutes=30)),
+        ("2h", NOW - timedelta(hours=2)),
+        ("3d", NOW - timedelta(days=3)),
+        ("1w", NOW - timedelta(weeks=1)),
+        ("2024-04-30", datetime(2024, 4, 30, tzinfo=UTC)),
+        ("2024-04-30T08:15", datetime(2024, 4, 30, 8, 15, tzinfo=UTC)),
+        ("2024-04-30T08:15:00+02:00", datetime(2024, 4, 30, 6, 15, tzinfo=UTC)),
+        ("2024-04-30T08:15:00Z", datetime(2024, 4, 30, 8, 15, tzinfo=UTC)),
+    ],
+)
+def test_a_time_is_an_age_or_an_iso_date_or_time_in_utc_unless_it_says(
+    text: str, expected: datetime
+) -> None:
+    assert parse_time(text, now=NOW) == expected
+
+
+def test_a_time_that_is_neither_says_what_is_accepted() -> None:
+    with pytest.raises(ConfigError, match=r"time 'yesterday': use an ISO date or time .* 2h"):
+        parse_time("yesterday")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from syncer.steps import Stream
+from syncer.steps import Either, Stream
 from syncer.topology import order_streams, rank
 
 
@@ -20,14 +20,18 @@ def test_an_unknown_type_ranks_as_a_root() -> None:
     assert rank("somethingNew") == 0
 
 
+def nothing(since: object) -> list[Either]:
+    return []
+
+
 def test_streams_are_ordered_parents_first_then_derived_streams() -> None:
     streams = [
         Stream("lineage", "lineage", derived=True),
-        Stream("tables", "table"),
-        Stream("edges", "lineage"),
-        Stream("schemas", "databaseSchema"),
-        Stream("views", "table"),
-        Stream("services", "databaseService"),
+        Stream("tables", "table", read=nothing),
+        Stream("edges", "lineage", read=nothing),
+        Stream("schemas", "databaseSchema", read=nothing),
+        Stream("views", "table", read=nothing),
+        Stream("services", "databaseService", read=nothing),
         Stream("owners_of", "table", derived=True),
     ]
     assert [s.name for s in order_streams(streams)] == [

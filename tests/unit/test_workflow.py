@@ -9,11 +9,13 @@ from typing import Any
 import orjson
 import pytest
 
+from syncer.models import Entity, EntityReference, LineageEdge, Table
 from syncer.processors.filter import FilterConfig, FilterProcessor
 from syncer.steps import Counters
 from tests.support.engine import SCHEMA, Engine, catalog, table, tables
-from tests.support.runs import STATE_TABLES
+from tests.support.runs import STATE_TABLES, run_workflow
 from tests.support.sinks import MemorySink
+from tests.support.sources import FileSource
 
 HIERARCHY = [("created", "svc"), ("created", "svc.db"), ("created", SCHEMA)]
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -487,3 +489,46 @@ def test_a_failed_record_in_a_cursor_stream_holds_the_watermark_back(engine: Eng
     result = engine.run()
     assert result.counters.created == 2 and result.counters.errors == 1
     assert watermark(engine) == mark  # the failed record will be read again next time
+
+
+# --- derived streams --------------------------------------------------------------------------
+
+
+class LinkedSource(FileSource):
+    """Each table it reads is the end of a lineage edge from the table before it."""
+
+    def relationships(self, entity: Entity) -> list[Entity]:
+        if not isinstance(entity, Table) or entity.name == "t00":
+            return []
+        before = f"{entity.name[0]}{int(entity.name[1:]) - 1:02d}"
+        return [
+            LineageEdge(
+                from_entity=EntityReference(type="table", fully_qualified_name=fqn(before)),
+                to_entity=EntityReference(type="table", fully_qualified_name=entity.fqn),
+            )
+        ]
+
+
+def test_derived_entities_are_committed_in_batches_after_every_read_stream(
+    engine: Engine,
+) -> None:
+    engine.write(
+        [
+            *catalog(tables(7)),
+            {"name": "lineage", "entity_type": "lineage", "derived": True, "records": []},
+        ]
+    )
+    sink = MemorySink()
+    config = engine.config(sinks={"memory": sink}, batch_size=2)
+    config.source = LinkedSource(engine.source.config)
+    result = run_workflow(config, engine.state_path)
+    assert result.status == "succeeded"
+    assert result.streams["lineage"].created == 6
+    kinds = [c.entity_type for c in sink.written]
+    assert kinds[-6:] == ["lineage"] * 6  # after both of their ends
+    assert [c.key for c in sink.written[-6:]] == [
+        f"{fqn(f't{i:02d}')}->{fqn(f't{i + 1:02d}')}" for i in range(6)
+    ]
+    # Each edge once in the change log, and nothing new on a re-run.
+    assert engine.rows("SELECT count(DISTINCT seq) FROM changes WHERE stream = 'lineage'") == [(6,)]
+    assert run_workflow(config, engine.state_path).streams["lineage"].unchanged == 6

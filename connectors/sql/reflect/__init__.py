@@ -27,6 +27,7 @@ from connectors.sql.reflect.model import (
 )
 from connectors.sql.reflect.sqlite import SqliteReflector
 from syncer.errors import ConfigError, SourceError
+from syncer.text import first_line
 
 __all__ = [
     "CheckLine",
@@ -113,7 +114,7 @@ def open_reflector(
             return DuckDBReflector.open(str(path))
         except DuckDBError as err:
             raise SourceError(
-                f"duckdb file {path} cannot be opened as a DuckDB database ({_first_line(err)}):"
+                f"duckdb file {path} cannot be opened as a DuckDB database ({first_line(err)}):"
                 f" fix url {url.render_as_string()}"
             ) from err
     check_url(url)
@@ -125,7 +126,7 @@ def open_reflector(
     try:
         engine = sa.create_engine(url, **pool)
     except sa.exc.ArgumentError as err:
-        raise ConfigError(f"url: {url.render_as_string()}: {_first_line(err)}") from err
+        raise ConfigError(f"url: {url.render_as_string()}: {first_line(err)}") from err
     # Servers whose catalogs we read directly; imported late, each needs its own driver.
     if dialect == "postgresql":
         from connectors.sql.reflect.postgres import PostgresReflector
@@ -165,7 +166,7 @@ def _unknown(url: URL) -> str:
 def _missing_driver(url: URL, driver: str, err: ImportError) -> str:
     dialect = url.get_backend_name()
     if err.name is None:  # no module is missing: the driver is there but fails to load
-        return f"url: the {dialect}+{driver} driver cannot be imported: {_first_line(err)}"
+        return f"url: the {dialect}+{driver} driver cannot be imported: {first_line(err)}"
     extra = _EXTRAS.get((dialect, driver))
     if extra is not None:
         return f"url: the {dialect} dialect needs its driver: pip install 'syncer[{extra}]'"
@@ -206,8 +207,3 @@ def sqlite_engine(path: Path) -> sa.Engine:
     """An engine on an existing SQLite file, opened read-only so nothing is ever written."""
     uri = path.resolve().as_uri() + "?mode=ro"
     return sa.create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True))
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__

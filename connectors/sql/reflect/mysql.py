@@ -56,6 +56,7 @@ from connectors.sql.reflect.model import (
     reflection_order,
 )
 from syncer.errors import SourceError
+from syncer.text import first_line
 
 # Databases that describe the server, not data.
 SYSTEM_SCHEMAS = ("information_schema", "mysql", "performance_schema", "sys")
@@ -269,7 +270,7 @@ class MySQLReflector:
                     raise _unavailable(f"consumer {', '.join(off)} is disabled", user)
                 rows = _rows(conn, _QUERY_LOG_SQL, SYSTEM_SCHEMAS)
         except DBAPIError as err:
-            raise _unavailable(_first_line(err.orig or err), user) from err
+            raise _unavailable(first_line(err.orig or err), user) from err
         # (database, digest) → [text, calls]; the smallest text, so each run keeps the same one.
         found: dict[tuple[str | None, str], list[Any]] = {}
         for schema, digest, text in rows:
@@ -458,8 +459,3 @@ def _check_view(table: RawTable) -> None:
             else "the view has no readable columns: it may use a dropped table or column, or"
             " its definer may lack the rights to read them"
         )
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__

@@ -28,6 +28,7 @@ from connectors.sql.reflect.model import (
     RawTable,
     TableKind,
 )
+from syncer.text import first_line
 
 # Statements the query log keeps for lineage: the rest are not read, let alone parsed.
 _QUERY_LOG_KEYWORDS = r"\m(insert|create|update|merge)\M"
@@ -272,7 +273,7 @@ class PostgresReflector:
                 user = conn.execute(sa.text("SELECT current_user")).scalar()
                 conn.rollback()
         except sa.exc.DBAPIError as err:
-            raise _unavailable(_first_line(err.orig or err)) from err
+            raise _unavailable(first_line(err.orig or err)) from err
         found = [
             LoggedStatement(int(q), str(text), int(c)) for q, text, c in rows if text != _HIDDEN
         ]
@@ -336,7 +337,7 @@ def _stat_statements(conn: sa.Connection, quoted_user: str) -> CheckLine:
         with conn.begin_nested():
             conn.execute(sa.text(f"SELECT 1 FROM {schema}.pg_stat_statements LIMIT 1")).all()
     except sa.exc.DBAPIError as err:
-        reason = _first_line(err.orig or err)
+        reason = first_line(err.orig or err)
         return (check, True, f"not readable (query lineage only): {reason}")
     all_stats = conn.execute(sa.text("SELECT pg_has_role('pg_read_all_stats', 'USAGE')")).scalar()
     if all_stats:
@@ -403,8 +404,3 @@ def _add_constraints(tables: dict[str, RawTable], rows: Any) -> None:
             )
     for table, constraints in uniques.items():
         tables[table].unique = constraints
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__

@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from connectors.sql.reflect.model import NameFilter, RawColumn, RawForeignKey, RawTable
+from syncer.text import first_line
 
 # Tables and views the user made; SQLite's own tables (sqlite_sequence, sqlite_stat1) start
 # with "sqlite_".
@@ -103,7 +104,7 @@ class SqliteReflector:
             try:
                 _apply_columns(self._query(sql, name=table.name, schema=schema), tables)
             except sa.exc.DBAPIError as err:
-                table.error = str(err.orig).splitlines()[0]
+                table.error = first_line(err.orig or err)
 
     def _add_foreign_keys(
         self,

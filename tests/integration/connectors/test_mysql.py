@@ -592,7 +592,7 @@ def test_statement_timeout_seconds_and_concurrency_reach_every_session(server: S
     config = load_config({"url": server.url(), "statement_timeout_seconds": 2.5, "concurrency": 3})
     source = SqlSource(config)
     try:
-        reflector = source._open()
+        reflector = source.targets.open()
         assert isinstance(reflector, MySQLReflector)
         with reflector.engine.connect() as conn:
             version = str(conn.exec_driver_sql("SELECT VERSION()").scalar())

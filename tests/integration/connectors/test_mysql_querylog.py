@@ -20,7 +20,7 @@ import pytest
 import yaml
 from structlog.testing import capture_logs
 
-from state.store import StateStore
+from syncer.statefile import open_state
 from tests.integration.connectors.conftest import HOST, MySqlServer, start_mariadb
 from tests.support.synced import SyncedState
 
@@ -81,7 +81,7 @@ class Deployment(SyncedState):
 
     def state_text(self) -> str:
         """Every row of every table of the state, as text."""
-        store = StateStore.open(self.state_path, read_only=True)
+        store = open_state(self.state_path, read_only=True)
         try:
             conn = store.connection
             tables = conn.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall()

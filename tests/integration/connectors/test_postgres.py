@@ -483,7 +483,7 @@ def test_statement_timeout_seconds_and_concurrency_reach_every_session(
     config = load_config({"url": url, "statement_timeout_seconds": 2.5, "concurrency": 3})
     source = SqlSource(config)
     try:
-        reflector = source._open()
+        reflector = source.targets.open()
         assert isinstance(reflector, pg_reflect.PostgresReflector)
         with reflector.engine.connect() as conn:
             timeout = conn.exec_driver_sql("SHOW statement_timeout").scalar()

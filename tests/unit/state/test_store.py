@@ -11,14 +11,34 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from state import (
+    Batch,
+    ChangeRow,
+    Counters,
+    StateError,
+    StateLockedError,
+    StateStore,
+    Watermark,
+)
 from state.schema import MIGRATIONS, SCHEMA_VERSION, VIEWS
-from state.store import Batch, ChangeRow, StateStore, Watermark
-from syncer import __version__
-from syncer.errors import StateError, StateLockedError
-from syncer.steps import Counters
-from tests.support.runs import STATE_TABLES
 
-TABLES = {*STATE_TABLES, "schema_version"}
+TABLES = {
+    "runs",
+    "run_streams",
+    "watermarks",
+    "entities",
+    "changes",
+    "deliveries",
+    "pending_deliveries",
+    "id_high_water",
+    "violations",
+    "schema_version",
+}
+VERSION = "1.2.3-test"
+
+
+def open_store(path: Path | str, *, read_only: bool = False) -> StateStore:
+    return StateStore.open(path, version=VERSION, read_only=read_only)
 
 
 def objects(path: Path) -> dict[str, str]:
@@ -35,7 +55,7 @@ def objects(path: Path) -> dict[str, str]:
 
 def test_opening_a_new_path_creates_every_table_and_view(tmp_path: Path) -> None:
     path = tmp_path / "nested" / "state.duckdb"
-    StateStore.open(path).close()
+    open_store(path).close()
     found = objects(path)
     assert {t for t, kind in found.items() if kind == "BASE TABLE"} >= TABLES
     assert {t for t, kind in found.items() if kind == "VIEW"} == set(VIEWS)
@@ -45,12 +65,12 @@ def test_the_schema_version_is_recorded_once_and_reopening_does_not_migrate_agai
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "state.duckdb"
-    StateStore.open(path).close()
-    StateStore.open(path).close()
+    open_store(path).close()
+    open_store(path).close()
     con = duckdb.connect(str(path), read_only=True)
     rows = con.execute("SELECT version, syncer_version FROM schema_version ORDER BY 1").fetchall()
     con.close()
-    assert rows == [(v, __version__) for v in range(1, SCHEMA_VERSION + 1)]
+    assert rows == [(v, VERSION) for v in range(1, SCHEMA_VERSION + 1)]
 
 
 def test_an_older_file_is_migrated_forward_and_keeps_its_data(tmp_path: Path) -> None:
@@ -67,7 +87,7 @@ def test_an_older_file_is_migrated_forward_and_keeps_its_data(tmp_path: Path) ->
         "started_at) VALUES (7, 'shop', 'succeeded', 'incremental', '0.0.1', 'fp', now())"
     )
     con.close()
-    store = StateStore.open(path)
+    store = open_store(path)
     try:
         versions = store.connection.execute("SELECT max(version) FROM schema_version").fetchall()
         assert versions == [(SCHEMA_VERSION,)]
@@ -77,7 +97,7 @@ def test_an_older_file_is_migrated_forward_and_keeps_its_data(tmp_path: Path) ->
 
 
 def test_every_view_can_be_queried_on_an_empty_state(tmp_path: Path) -> None:
-    store = StateStore.open(tmp_path / "state.duckdb")
+    store = open_store(tmp_path / "state.duckdb")
     try:
         for view in VIEWS:
             assert store.connection.execute(f"SELECT * FROM {view}").fetchall() == []
@@ -87,7 +107,7 @@ def test_every_view_can_be_queried_on_an_empty_state(tmp_path: Path) -> None:
 
 def test_a_file_from_a_newer_syncer_is_refused_naming_both_versions(tmp_path: Path) -> None:
     path = tmp_path / "state.duckdb"
-    StateStore.open(path).close()
+    open_store(path).close()
     con = duckdb.connect(str(path))
     con.execute(
         "INSERT INTO schema_version VALUES (?, '9.1.0', ?)",
@@ -95,10 +115,10 @@ def test_a_file_from_a_newer_syncer_is_refused_naming_both_versions(tmp_path: Pa
     )
     con.close()
     with pytest.raises(StateError) as caught:
-        StateStore.open(path)
+        open_store(path)
     message = str(caught.value)
     assert f"written by syncer 9.1.0 (schema {SCHEMA_VERSION + 6})" in message
-    assert f"this is syncer {__version__} (schema {SCHEMA_VERSION})" in message
+    assert f"this is syncer {VERSION} (schema {SCHEMA_VERSION})" in message
     assert "upgrade syncer" in message and str(path) in message
 
 
@@ -106,7 +126,7 @@ def test_a_file_of_random_bytes_is_refused_as_not_a_state_file(tmp_path: Path) -
     path = tmp_path / "state.duckdb"
     path.write_bytes(os.urandom(64 * 1024))
     with pytest.raises(StateError) as caught:
-        StateStore.open(path)
+        open_store(path)
     assert not isinstance(caught.value, StateLockedError)
     assert str(caught.value).startswith(f"{path} is not a syncer state file")
     assert "point --state at another file" in str(caught.value)
@@ -118,13 +138,13 @@ def test_a_duckdb_file_of_something_else_is_refused_and_left_alone(tmp_path: Pat
     con.execute("CREATE TABLE orders (id INTEGER)")
     con.close()
     with pytest.raises(StateError, match="is a DuckDB file but not a syncer state file"):
-        StateStore.open(path)
+        open_store(path)
     assert objects(path) == {"orders": "BASE TABLE"}
 
 
 def test_a_second_process_is_told_which_pid_holds_the_state_file(tmp_path: Path) -> None:
     path = tmp_path / "state.duckdb"
-    StateStore.open(path).close()
+    open_store(path).close()
     holder = subprocess.Popen(
         [
             sys.executable,
@@ -140,25 +160,25 @@ def test_a_second_process_is_told_which_pid_holds_the_state_file(tmp_path: Path)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
         with pytest.raises(StateLockedError) as caught:
-            StateStore.open(path)
+            open_store(path)
         assert f"in use by another process (PID {holder.pid})" in str(caught.value)
         assert str(path) in str(caught.value)
     finally:
         holder.communicate("", timeout=30)
-    StateStore.open(path).close()  # free again once the holder is gone
+    open_store(path).close()  # free again once the holder is gone
 
 
 def test_a_read_only_open_of_a_missing_file_says_to_run_first(tmp_path: Path) -> None:
     path = tmp_path / "absent.duckdb"
     with pytest.raises(StateError, match=r"no state file at .*absent\.duckdb: run `syncer run"):
-        StateStore.open(path, read_only=True)
+        open_store(path, read_only=True)
     assert not path.exists()
 
 
 def test_a_read_only_store_reads_but_cannot_write(tmp_path: Path) -> None:
     path = tmp_path / "state.duckdb"
-    StateStore.open(path).close()
-    store = StateStore.open(path, read_only=True)
+    open_store(path).close()
+    store = open_store(path, read_only=True)
     try:
         assert store.last_seq("shop") == 0
         with pytest.raises(duckdb.Error):
@@ -172,7 +192,16 @@ def commit(store: StateStore, run_id: int, *changes: tuple[str, str]) -> list[in
     for key, kind in changes:
         batch.changes.append(
             ChangeRow(
-                key, "table", "s.d.x", kind, f"fp-{key}", None, [], None, f'{{"name": "{key}"}}'
+                key,
+                "table",
+                "s.d.x",
+                ["s.d.x"],
+                kind,
+                f"fp-{key}",
+                None,
+                [],
+                None,
+                f'{{"name": "{key}"}}',
             )
         )
     batch.counters = Counters(scanned=len(changes), created=len(changes))
@@ -180,7 +209,7 @@ def commit(store: StateStore, run_id: int, *changes: tuple[str, str]) -> list[in
 
 
 def test_a_committed_batch_is_counted_on_its_run_and_numbered_in_order(tmp_path: Path) -> None:
-    store = StateStore.open(tmp_path / "state.duckdb")
+    store = open_store(tmp_path / "state.duckdb")
     try:
         run = store.start_run("shop", "incremental", "fp", 1)
         assert commit(store, run, ("a", "created"), ("b", "created")) == [1, 2]
@@ -191,7 +220,7 @@ def test_a_committed_batch_is_counted_on_its_run_and_numbered_in_order(tmp_path:
         assert store.last_seq("other") == 0
     finally:
         store.close()
-    store = StateStore.open(tmp_path / "state.duckdb")  # numbering continues after a reopen
+    store = open_store(tmp_path / "state.duckdb")  # numbering continues after a reopen
     try:
         assert commit(store, store.start_run("shop", "incremental", "fp", 1), ("d", "created")) == [
             4
@@ -201,12 +230,12 @@ def test_a_committed_batch_is_counted_on_its_run_and_numbered_in_order(tmp_path:
 
 
 def test_a_failed_commit_leaves_nothing_behind(tmp_path: Path) -> None:
-    store = StateStore.open(tmp_path / "state.duckdb")
+    store = open_store(tmp_path / "state.duckdb")
     try:
         run = store.start_run("shop", "incremental", "fp", 1)
         batch = Batch(run, "shop", "tables", watermark=Watermark("updated_at", "datetime", "x"))
         batch.changes.append(
-            ChangeRow("a", "table", None, "created", "fp", None, [], None, "not json")
+            ChangeRow("a", "table", None, [], "created", "fp", None, [], None, "not json")
         )
         with pytest.raises(duckdb.Error):
             store.commit(batch)
@@ -218,7 +247,7 @@ def test_a_failed_commit_leaves_nothing_behind(tmp_path: Path) -> None:
 
 
 def test_runs_left_running_by_a_dead_process_are_marked_crashed(tmp_path: Path) -> None:
-    store = StateStore.open(tmp_path / "state.duckdb")
+    store = open_store(tmp_path / "state.duckdb")
     try:
         stale = store.start_run("shop", "incremental", "fp", 1)
         other = store.start_run("other", "incremental", "fp", 1)
@@ -230,12 +259,14 @@ def test_runs_left_running_by_a_dead_process_are_marked_crashed(tmp_path: Path) 
 
 
 def test_reset_forgets_one_workflow_only(tmp_path: Path) -> None:
-    store = StateStore.open(tmp_path / "state.duckdb")
+    store = open_store(tmp_path / "state.duckdb")
     try:
         commit(store, store.start_run("shop", "incremental", "fp", 1), ("a", "created"))
         other = store.start_run("other", "incremental", "fp", 1)
         batch = Batch(other, "other", "tables")
-        batch.changes.append(ChangeRow("z", "table", None, "created", "fp", None, [], None, "{}"))
+        batch.changes.append(
+            ChangeRow("z", "table", None, [], "created", "fp", None, [], None, "{}")
+        )
         store.commit(batch)
         store.reset("shop")
         rows = store.connection.execute(

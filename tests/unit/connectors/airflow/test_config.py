@@ -43,7 +43,7 @@ def test_include_and_exclude_patterns_pick_dags_by_id() -> None:
     [
         (
             {"include": {"dags": ["[unclosed"]}},
-            "source.config: include.dags: '[unclosed' is not a valid regular expression",
+            "source.config.include.dags: '[unclosed' is not a valid regex",
         ),
         (
             {"asset_services": {"db.internal/sales": "warehouse"}},

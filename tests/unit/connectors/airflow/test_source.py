@@ -9,13 +9,13 @@ from typing import Any
 from connectors.airflow import AirflowSource
 from syncer.models import Entity, LineageEdge, Pipeline, PipelineStatus
 from syncer.steps import CursorValue, RecordError
+from tests.support.sources import read_stream
 from tests.unit.connectors.airflow.conftest import source_for
 from tests.unit.connectors.airflow.fake_airflow import FakeAirflow, Reply
 
 
 def _read(source: AirflowSource, name: str, since: CursorValue | None = None) -> list[Any]:
-    stream = next(s for s in source.streams() if s.name == name)
-    return list(source.read(stream, since))
+    return read_stream(source, name, since)
 
 
 def _keys(items: list[Entity | RecordError]) -> list[str]:

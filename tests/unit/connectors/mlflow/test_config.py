@@ -47,7 +47,7 @@ def test_include_and_exclude_are_regexes_on_model_names() -> None:
         ({}, "source.config.tracking_uri: required key is missing"),
         ({"tracking_uri": "mlflow:5000"}, "source.config.tracking_uri"),
         ({"tracking_uri": "http://m", "page_size": 5000}, "source.config.page_size"),
-        ({"tracking_uri": "http://m", "include": ["("]}, "is not a valid regular expression"),
+        ({"tracking_uri": "http://m", "include": ["("]}, "is not a valid regex"),
         ({"tracking_uri": "http://m", "experiment": True}, "unknown key"),
     ],
 )

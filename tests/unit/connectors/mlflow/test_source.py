@@ -15,10 +15,8 @@ from connectors.mlflow.mapping import from_millis
 from syncer.errors import SourceError
 from syncer.http import BadResponse, Unavailable
 from syncer.models import MlModel, MlModelService, Record
-from syncer.steps import RecordError, Stream
-
-MODELS = Stream("models", "mlmodel")
-EXPERIMENTS = Stream("experiments", "record")
+from syncer.steps import RecordError
+from tests.support.sources import read_stream
 
 
 class FakeApi:
@@ -125,7 +123,7 @@ def test_experiments_are_a_stream_of_records_only_when_asked_for() -> None:
     assert "experiments" not in [s.name for s in _source(FakeApi([])).streams()]
     source = _source(FakeApi([]), experiments=True)
     assert [s.name for s in source.streams()][-1] == "experiments"
-    (record,) = source.read(EXPERIMENTS, None)
+    (record,) = read_stream(source, "experiments")
     assert isinstance(record, Record) and record.fqn == "mlflow/experiments.1"
 
 
@@ -140,7 +138,7 @@ def test_the_experiments_stream_has_the_last_update_as_its_cursor_with_the_lookb
 
 def test_a_full_experiments_read_asks_without_a_bound_and_stamps_each_record() -> None:
     api = FakeApi([], experiments=[_experiment("2", 200), _experiment("1", 100)])
-    items = list(_source(api, experiments=True).read(EXPERIMENTS, None))
+    items = read_stream(_source(api, experiments=True), "experiments")
     assert _ids(items) == ["2", "1"]
     stamps = [i.updated_at for i in items if isinstance(i, Record)]
     assert stamps == [from_millis(200), from_millis(100)]
@@ -150,41 +148,41 @@ def test_a_full_experiments_read_asks_without_a_bound_and_stamps_each_record() -
 def test_an_incremental_experiments_read_sends_the_bound_to_mlflow_in_milliseconds() -> None:
     api = FakeApi([], experiments=[_experiment("3", 300), _experiment("2", 200)])
     api.experiment_list.append(_experiment("1", 100))
-    items = list(_source(api, experiments=True).read(EXPERIMENTS, from_millis(200)))
+    items = read_stream(_source(api, experiments=True), "experiments", from_millis(200))
     assert _ids(items) == ["3", "2"]  # the bound is inclusive; MLflow left out "1"
     assert [c for c in api.calls if c[0] == "experiments"] == [("experiments", "200", "1")]
 
 
 def test_a_deleted_experiment_is_read_as_a_record_marked_deleted() -> None:
     api = FakeApi([], experiments=[_experiment("4", 400, lifecycle_stage="deleted")])
-    (record,) = _source(api, experiments=True).read(EXPERIMENTS, from_millis(300))
+    (record,) = read_stream(_source(api, experiments=True), "experiments", from_millis(300))
     assert isinstance(record, Record) and record.data["lifecycle_stage"] == "deleted"
 
 
 def test_an_experiment_that_comes_again_on_the_next_page_is_read_once() -> None:
     api = FakeApi([], experiments=[_experiment("3", 300), _experiment("2", 200)])
     api.experiment_list += [_experiment("2", 200), _experiment("1", 100)]  # offsets moved
-    items = list(_source(api, experiments=True).read(EXPERIMENTS, None))
+    items = read_stream(_source(api, experiments=True), "experiments")
     assert _ids(items) == ["3", "2", "1"]
 
 
 def test_a_later_experiments_page_that_fails_is_an_error_of_the_stream() -> None:
     api = FakeApi([], experiments=[_experiment(str(i), i) for i in (3, 2, 1)])
     api.fail[("experiments", "None", "2")] = BadResponse("GET …/experiments/search: HTTP 500")
-    items = list(_source(api, experiments=True).read(EXPERIMENTS, None))
+    items = read_stream(_source(api, experiments=True), "experiments")
     assert _ids(items) == ["3", "2"]
     assert isinstance(items[-1], RecordError) and items[-1].record == "experiments/search"
 
 
 def test_the_service_is_named_by_the_config_and_typed_mlflow() -> None:
-    (service,) = _source(FakeApi([]), service_name="ml").read(Stream("services", "x"), None)
+    (service,) = read_stream(_source(FakeApi([]), service_name="ml"), "services")
     assert isinstance(service, MlModelService)
     assert (service.name, service.service_type) == ("ml", "Mlflow")
 
 
 def test_a_full_read_describes_every_model_by_its_latest_version() -> None:
     api = FakeApi([_model("a", 300), _model("b", 200), _model("c", 100)])
-    items = list(_source(api).read(MODELS, None))
+    items = read_stream(_source(api), "models")
     assert _names(items) == ["a", "b", "c"]
     assert ("latest", "b") in api.calls and ("run", "run-b-3") in api.calls
     assert ("page", "2") in api.calls
@@ -192,7 +190,7 @@ def test_a_full_read_describes_every_model_by_its_latest_version() -> None:
 
 def test_an_incremental_read_stops_at_the_first_model_older_than_the_bound() -> None:
     api = FakeApi([_model("new", 300), _model("edge", 200), _model("old", 100), _model("x", 50)])
-    items = list(_source(api).read(MODELS, from_millis(200)))
+    items = read_stream(_source(api), "models", from_millis(200))
     assert _names(items) == ["new", "edge"]  # the bound is inclusive
     assert not [c for c in api.calls if "old" in c or "x" in c]
     assert ("page", "2") in api.calls  # where "old" was found
@@ -201,14 +199,14 @@ def test_an_incremental_read_stops_at_the_first_model_older_than_the_bound() -> 
 
 def test_an_incremental_read_past_every_model_asks_for_one_page_only() -> None:
     api = FakeApi([_model("a", 300), _model("b", 200), _model("c", 100)])
-    assert list(_source(api).read(MODELS, from_millis(400))) == []
+    assert read_stream(_source(api), "models", from_millis(400)) == []
     assert api.calls == [("page", "1")]
 
 
 def test_a_model_that_comes_again_on_the_next_page_is_read_once() -> None:
     api = FakeApi([_model("a", 300), _model("b", 200), _model("c", 100)])
     api.models.insert(2, api.models[1])  # offsets moved while the pages were read
-    items = list(_source(api).read(MODELS, None))
+    items = read_stream(_source(api), "models")
     assert _names(items) == ["a", "b", "c"]
     assert api.calls.count(("latest", "b")) == 1
 
@@ -217,7 +215,7 @@ def test_the_configured_alias_picks_the_version_and_a_model_without_it_the_lates
     api = FakeApi(
         [_model("a", 300, aliases=[{"alias": "champion", "version": "1"}]), _model("b", 200)]
     )
-    items = list(_source(api, version_alias="champion").read(MODELS, None))
+    items = read_stream(_source(api, version_alias="champion"), "models")
     assert ("version", "a", "1") in api.calls and ("latest", "a") not in api.calls
     assert ("latest", "b") in api.calls
     hyper = {p.name: p.value for p in items[0].ml_hyper_parameters}  # type: ignore[union-attr]
@@ -226,7 +224,7 @@ def test_the_configured_alias_picks_the_version_and_a_model_without_it_the_lates
 
 def test_without_mlmodel_files_no_artifact_is_asked_for_and_the_algorithm_is_unknown() -> None:
     api = FakeApi([_model("a", 300)])
-    (entity,) = _source(api, mlmodel_files=False).read(MODELS, None)
+    (entity,) = read_stream(_source(api, mlmodel_files=False), "models")
     assert isinstance(entity, MlModel) and entity.algorithm == "unknown"
     assert [c for c in api.calls if c[0] == "mlmodel"] == []
     assert ("run", "run-a-3") in api.calls
@@ -235,7 +233,7 @@ def test_without_mlmodel_files_no_artifact_is_asked_for_and_the_algorithm_is_unk
 def test_prompts_and_filtered_names_are_skipped_without_further_requests() -> None:
     prompt = _model("greeting", 300, tags=[{"key": "mlflow.prompt.is_prompt", "value": "true"}])
     api = FakeApi([prompt, _model("churn", 200), _model("tmp-churn", 100)])
-    items = list(_source(api, include=["churn"], exclude=["^tmp-"]).read(MODELS, None))
+    items = read_stream(_source(api, include=["churn"], exclude=["^tmp-"]), "models")
     assert _names(items) == ["churn"]
     assert not [c for c in api.calls if "greeting" in c or "tmp-churn" in c]
 
@@ -243,7 +241,7 @@ def test_prompts_and_filtered_names_are_skipped_without_further_requests() -> No
 def test_a_model_whose_run_cannot_be_read_is_an_error_naming_it_and_the_rest_go_on() -> None:
     api = FakeApi([_model("a", 300), _model("b", 200)])
     api.fail[("run", "run-a-3")] = BadResponse("GET http://mlflow/api/2.0/mlflow/runs/get: …")
-    error, entity = list(_source(api).read(MODELS, None))
+    error, entity = read_stream(_source(api), "models")
     assert isinstance(error, RecordError)
     assert error.record == "mlflow.a" and "runs/get" in error.reason
     assert isinstance(entity, MlModel) and entity.name == "b"
@@ -253,13 +251,13 @@ def test_a_first_page_that_fails_means_the_source_cannot_be_read() -> None:
     api = FakeApi([_model("a", 300)])
     api.fail[("page", "1")] = Unavailable("GET http://mlflow/api/2.0/mlflow/…: cannot connect")
     with pytest.raises(SourceError, match="cannot connect; check tracking_uri"):
-        list(_source(api).read(MODELS, None))
+        read_stream(_source(api), "models")
 
 
 def test_a_later_page_that_fails_is_an_error_of_the_stream_after_the_models_read() -> None:
     api = FakeApi([_model("a", 300), _model("b", 200), _model("c", 100)])
     api.fail[("page", "2")] = BadResponse("GET http://mlflow/…/registered-models/search: …")
-    items = list(_source(api).read(MODELS, None))
+    items = read_stream(_source(api), "models")
     assert _names(items) == ["a", "b"]
     assert isinstance(items[-1], RecordError)
     assert items[-1].record == "registered-models/search"

@@ -11,6 +11,7 @@ import pytest
 from connectors.rest import RestConfig, RestSource
 from syncer.models import Entity, Record
 from syncer.steps import Either, RecordError
+from tests.support.sources import read_stream
 from tests.unit.connectors.rest.fake_api import FakeApi
 
 # No waiting between attempts, and few of them: the retry policy itself is the client's.
@@ -29,8 +30,7 @@ def make_source(api: FakeApi, *endpoints: dict[str, Any], **config: Any) -> Rest
 
 
 def read(source: RestSource, name: str, since: datetime | None = None) -> list[Either]:
-    stream = next(s for s in source.streams() if s.name == name)
-    return list(source.read(stream, since))
+    return read_stream(source, name, since)
 
 
 def ids(items: list[Either]) -> list[Any]:

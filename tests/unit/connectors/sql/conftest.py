@@ -30,7 +30,8 @@ def read_streams(source: SqlSource) -> dict[str, list[Either]]:
     for stream in source.streams():
         if stream.derived:
             continue
-        for record in source.read(stream, None):
+        assert stream.read is not None
+        for record in stream.read(None):
             found[stream.name].append(record)
             if isinstance(record, Entity):
                 for related in source.relationships(record):

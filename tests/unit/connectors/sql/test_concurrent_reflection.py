@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 import pytest
 
@@ -13,7 +13,8 @@ from connectors.sql.reflect import NameFilter, RawColumn, RawTable
 from connectors.sql.source import SqlSource
 from syncer.errors import ConfigError
 from syncer.models import Table
-from syncer.steps import RecordError, Stream
+from syncer.steps import RecordError
+from tests.support.sources import read_stream, stream_named
 
 SCHEMAS = [f"s{i}" for i in range(7)]
 
@@ -53,7 +54,7 @@ class _Paging:
 
 def _read(source: SqlSource) -> list[str]:
     out = []
-    for item in source.read(Stream("tables", "table"), None):
+    for item in read_stream(source, "tables"):
         if isinstance(item, Table):
             out.append(item.fqn)
         else:
@@ -93,7 +94,10 @@ def test_parallel_reading_yields_what_sequential_reading_yields_in_schema_order(
 
 def test_a_reader_that_stops_early_stops_the_workers() -> None:
     reflector = _Paging()
-    items = _source(3, reflector).read(Stream("tables", "table"), None)
+    tables = stream_named(_source(3, reflector), "tables")
+    assert tables.read is not None
+    items = tables.read(None)
+    assert isinstance(items, Generator)
     next(items)
     items.close()  # must not hang on workers blocked on a full queue
     assert reflector.running == 0

@@ -29,11 +29,11 @@ def test_table_types_take_openmetadata_values() -> None:
     [
         (
             {"url": "sqlite:///x", "include": {"tables": ["orders(", "ok"]}},
-            "sql source: include.tables: 'orders(' is not a valid regular expression",
+            "sql source: include.tables: 'orders(' is not a valid regex",
         ),
         (
             {"url": "sqlite:///x", "exclude": {"schemas": ["["]}},
-            "sql source: exclude.schemas: '[' is not a valid regular expression",
+            "sql source: exclude.schemas: '[' is not a valid regex",
         ),
         ({"url": "not a url"}, "sql source: url: not a SQLAlchemy URL"),
         ({}, "sql source: url: Field required"),

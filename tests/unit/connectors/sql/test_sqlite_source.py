@@ -15,6 +15,7 @@ from connectors.sql.reflect import GenericReflector, SqliteReflector, sqlite_eng
 from syncer.errors import ConfigError, SourceError, SyncerError
 from syncer.models import Entity, LineageEdge, Table
 from syncer.steps import Either, RecordError
+from tests.support.sources import read_stream
 
 # The `read_all` fixture (conftest.py): every stream of a source, lineage included.
 ReadAll = Callable[[SqlSource], dict[str, list[Either]]]
@@ -171,7 +172,7 @@ def test_the_generic_path_and_the_fast_path_read_identical_tables(
 def test_the_source_picks_the_fast_path_for_sqlite(shop_path: Path) -> None:
     source = SqlSource(SqlConfig(url=f"sqlite:///{shop_path}"))
     source.test_connection()
-    assert isinstance(source._reflector, SqliteReflector)
+    assert isinstance(source.targets.open(), SqliteReflector)
     source.close()
 
 
@@ -214,7 +215,7 @@ def test_a_missing_sqlite_file_is_a_clear_error_and_no_file_is_created(tmp_path:
     with pytest.raises(SourceError, match=r"sqlite file .*nope\.sqlite does not exist"):
         source.test_connection()
     with pytest.raises(SourceError):
-        list(source.read(source.streams()[2], None))
+        read_stream(source, "schemas")
     assert not missing.exists()
 
 

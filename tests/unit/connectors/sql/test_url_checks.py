@@ -23,7 +23,8 @@ def _first_stream(source: SqlSource) -> list[Either]:
     assert services.name == "services"
     yielded: list[Either] = []
     try:
-        for record in source.read(services, None):
+        assert services.read is not None
+        for record in services.read(None):
             yielded.append(record)
     finally:
         source.close()
@@ -66,7 +67,7 @@ def test_a_sqlite_file_is_checked_once_per_run_then_every_stream_reads(
     conn.close()
     source = SqlSource(SqlConfig(url=f"sqlite:///{path}"))
     calls = 0
-    reflector = source._open()
+    reflector = source.targets.open()
     listing = reflector.schemas
 
     def counted() -> list[str]:
@@ -75,7 +76,7 @@ def test_a_sqlite_file_is_checked_once_per_run_then_every_stream_reads(
         return listing()
 
     monkeypatch.setattr(reflector, "schemas", counted)
-    names = [getattr(r, "name", None) for s in source.streams() for r in source.read(s, None)]
+    names = [getattr(r, "name", None) for s in source.streams() if s.read for r in s.read(None)]
     assert names == ["sqlite", "small", "main", "t"]
     assert calls == 1
     source.close()
@@ -179,7 +180,7 @@ def test_the_driver_check_opens_no_connection(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(PGDialect_psycopg, "import_dbapi", classmethod(lambda cls: object()))
     monkeypatch.setattr(socket, "socket", None)
     source = SqlSource(SqlConfig(url="postgresql://u:pw@192.0.2.1:9/db"))
-    assert source._reflector is None
+    assert not source.targets.is_open
 
 
 def test_an_asyncio_driver_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,56 @@
+"""`state/` is a storage layer below the engine: it must not reach up into `syncer` (or into the
+connectors), or the engine's models would leak back into SQL about rows."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import state
+
+STATE = Path(state.__file__).resolve().parent
+FORBIDDEN = {"syncer", "connectors"}
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module a file imports, wherever the import statement is (functions and
+    TYPE_CHECKING blocks too)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_the_state_package_imports_nothing_from_the_engine_or_connectors() -> None:
+    modules = sorted(STATE.rglob("*.py"))
+    offending = {
+        f"{path.relative_to(STATE)} imports {name}"
+        for path in modules
+        for name in imported_modules(path)
+        if name.split(".")[0] in FORBIDDEN
+    }
+
+    assert len(modules) > 5  # the walk found the package
+    assert offending == set()
+
+
+def test_importing_the_state_package_loads_no_engine_or_connector_module() -> None:
+    found = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, state, state.spool; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'syncer', 'connectors'}))",
+        ],
+        cwd=STATE.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    assert found.stdout.strip() == "[]"

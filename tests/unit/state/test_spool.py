@@ -1,0 +1,42 @@
+"""The spool: rows parked in the state's scratch space come back in pages, in the order they
+were put, the last row of a key only, and never reach the state file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from state import StateStore
+
+
+def rows(*pairs: tuple[str, str]) -> pa.Table:
+    return pa.table({"key": [k for k, _ in pairs], "payload": [p for _, p in pairs]})
+
+
+def test_spooled_rows_come_back_in_pages_in_order_with_the_last_of_each_key(
+    store: StateStore,
+) -> None:
+    store.spool("lineage", rows(("a", "1"), ("b", "1"), ("c", "1")))
+    store.spool("lineage", rows(("a", "2"), ("d", "1")))
+    pages = [page.to_pylist() for page in store.spooled("lineage", 2)]
+    assert pages == [
+        [{"key": "b", "payload": "1"}, {"key": "c", "payload": "1"}],
+        [{"key": "a", "payload": "2"}, {"key": "d", "payload": "1"}],
+    ]
+    assert list(store.spooled("lineage", 2)) == []  # taken once, then gone
+
+
+def test_a_spool_never_reaches_the_state_file(tmp_path: Path) -> None:
+    path = tmp_path / "state.duckdb"
+    store = StateStore.open(path, version="test")
+    store.spool("lineage", rows(("a", "1")))
+    store.close()
+    with duckdb.connect(str(path), read_only=True) as con:
+        names = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
+    assert not [n for n in names if n.startswith("spool")]
+
+
+def test_an_empty_spool_yields_nothing(store: StateStore) -> None:
+    assert list(store.spooled("nothing", 10)) == []
