@@ -11,14 +11,16 @@ entity's payload means and which keys it depends on is computed by the engine an
     changelog    the change log read back; what sinks are handed (LogReader, StagingArea)
     deliveries   sink offsets, refusals, dead letters
     maintenance  prune, reset, id high-water marks
+    integrity    a file checked for damage (every table read), and backed up consistently
     spool        scratch space for rows that must wait
 """
 
 from __future__ import annotations
 
 from state.changelog import DeadLetter, LogReader, RowMatch, Selected, Selection, StagingArea
-from state.connection import MEMORY, interrupted, scanning
-from state.errors import StateError, StateLockedError
+from state.connection import MEMORY, interrupted, scanning, state_error
+from state.errors import StateDamagedError, StateDiskFullError, StateError, StateLockedError
+from state.integrity import CheckReport, backup, check
 from state.records import Change, ChangeBatch, ChangeKind, Counters, History
 from state.rows import (
     Batch,
@@ -41,6 +43,7 @@ __all__ = [
     "ChangeBatch",
     "ChangeKind",
     "ChangeRow",
+    "CheckReport",
     "Counters",
     "DeadLetter",
     "DependencyRow",
@@ -52,11 +55,16 @@ __all__ = [
     "Selected",
     "Selection",
     "StagingArea",
+    "StateDamagedError",
+    "StateDiskFullError",
     "StateError",
     "StateLockedError",
     "StateStore",
     "ViolationRow",
     "Watermark",
+    "backup",
+    "check",
     "interrupted",
     "scanning",
+    "state_error",
 ]

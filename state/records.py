@@ -98,6 +98,12 @@ class ChangeBatch(Sequence[Change]):
     def __len__(self) -> int:
         return len(self.seqs)
 
+    def part(self, start: int, stop: int) -> ChangeBatch:
+        """Changes `start` to `stop` (positions) as a batch of their own, whose rows are a slice
+        of this batch's table: the rows are read once, however many parts are taken."""
+        seqs = self.seqs[start:stop]
+        return ChangeBatch(seqs, lambda: self.table.slice(start, len(seqs)))
+
     @overload
     def __getitem__(self, index: int) -> Change: ...
     @overload

@@ -44,6 +44,18 @@ class Watermark:
     value: str
 
 
+class StoredWatermark(NamedTuple):
+    """A stream's watermark as the state holds it, with the run that set it (`runs.BY_HAND`
+    for one set with `syncer state reset --stream S --to VALUE`)."""
+
+    workflow: str
+    stream: str
+    cursor_field: str
+    kind: str
+    value: str
+    run_id: int
+
+
 class ChangeRow(NamedTuple):
     """One change a batch commits: the change-log row, and the entity's new state with it."""
 

@@ -12,7 +12,10 @@ import pyarrow as pa
 
 from state.connection import first, now, one, scanning
 from state.records import Counters
-from state.rows import ViolationRow, Watermark
+from state.rows import StoredWatermark, ViolationRow, Watermark
+
+# The run id of a watermark set by hand (`syncer state reset --stream S --to VALUE`), not by a run.
+BY_HAND = 0
 
 
 def start(
@@ -118,3 +121,37 @@ def watermark(
         )
     )
     return Watermark(*row) if row else None
+
+
+def watermarks(
+    connection: duckdb.DuckDBPyConnection, workflow: str | None = None
+) -> list[StoredWatermark]:
+    """Every stream's watermark, of one workflow or of all, by workflow and stream."""
+    rows = connection.execute(
+        "SELECT workflow, stream, cursor_field, kind, value, run_id FROM watermarks "
+        "WHERE ? IS NULL OR workflow = ? ORDER BY workflow, stream",
+        [workflow, workflow],
+    ).fetchall()
+    return [StoredWatermark(*row) for row in rows]
+
+
+def forget_watermark(connection: duckdb.DuckDBPyConnection, workflow: str, stream: str) -> bool:
+    """Forget one stream's watermark (its next run reads it whole); False if it had none."""
+    rows = connection.execute(
+        "DELETE FROM watermarks WHERE workflow = ? AND stream = ? RETURNING stream",
+        [workflow, stream],
+    ).fetchall()
+    return bool(rows)
+
+
+def set_watermark(
+    connection: duckdb.DuckDBPyConnection, workflow: str, stream: str, value: str
+) -> bool:
+    """Move one stream's watermark to `value` (in its kind's text form), as set by hand; its
+    field and kind stay. False if the stream has none."""
+    rows = connection.execute(
+        "UPDATE watermarks SET value = ?, run_id = ? WHERE workflow = ? AND stream = ? "
+        "RETURNING stream",
+        [value, BY_HAND, workflow, stream],
+    ).fetchall()
+    return bool(rows)

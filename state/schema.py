@@ -158,8 +158,21 @@ _V4 = """
 ALTER TABLE entities ADD COLUMN depends_on VARCHAR[];
 """
 
+# v5: the file's identity, a random uuid made once, when the file is created (or upgraded to
+# v5), and never changed: sinks that keep their own record of what they wrote (a JSONL file)
+# key it by this id and the workflow, so that a new state file at the same path, or a second
+# one writing to the same sink, is never taken for this one. A copy of the file carries it.
+_V5 = """
+CREATE TABLE state_identity (
+    one_row BOOLEAN PRIMARY KEY DEFAULT true CHECK (one_row),
+    id UUID NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL
+);
+INSERT INTO state_identity (id, created_at) VALUES (uuid(), now());
+"""
+
 # Each entry upgrades the file by one version; never edit one that has shipped.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 VIEWS = {

@@ -8,6 +8,7 @@ together. Sinks never get it: they get `changelog` (read-only) or `state_file`.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime
@@ -16,11 +17,19 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from state import changelog, deliveries, entities, maintenance, runs, spool
+from state import changelog, deliveries, entities, identity, maintenance, runs, spool
 from state.changelog import LogReader, StagingArea
-from state.connection import connect
+from state.connection import connect, state_error, translating
 from state.records import ChangeBatch, Counters
-from state.rows import Batch, DependencyRow, Known, Missing, ViolationRow, Watermark
+from state.rows import (
+    Batch,
+    DependencyRow,
+    Known,
+    Missing,
+    StoredWatermark,
+    ViolationRow,
+    Watermark,
+)
 
 
 class StateStore:
@@ -54,7 +63,12 @@ class StateStore:
         """
         where = str(path)
         connection = connect(where, version=version, read_only=read_only, memory_limit=memory_limit)
-        return cls(connection, where, read_only, version=version)
+        try:
+            return cls(connection, where, read_only, version=version)
+        except BaseException:
+            with suppress(duckdb.Error):
+                connection.close()
+            raise
 
     def close(self) -> None:
         self.connection.close()
@@ -66,10 +80,13 @@ class StateStore:
         try:
             yield
             self.connection.execute("COMMIT")
-        except BaseException:
+        except BaseException as exc:
             # Also when COMMIT itself failed or was interrupted: leave no transaction open.
             with suppress(duckdb.Error):
                 self.connection.execute("ROLLBACK")
+            translated = state_error(self.path, exc)  # a full disk, a damaged file
+            if translated is not None and translated is not exc:
+                raise translated from None
             raise
         finally:
             self._in_transaction = False
@@ -88,6 +105,12 @@ class StateStore:
     def state_file(self) -> StagingArea:
         """The connection and staged change rows: only for a sink that writes into this file."""
         return self._state_file
+
+    @property
+    def state_id(self) -> str:
+        """This file's id: a random uuid made with the file (schema v5), never changed. Sinks
+        that keep their own record of what they wrote key it by this id and the workflow."""
+        return identity.state_id(self.connection)
 
     # --- runs -----------------------------------------------------------------------------
 
@@ -117,6 +140,18 @@ class StateStore:
 
     def watermark(self, workflow: str, stream: str) -> Watermark | None:
         return runs.watermark(self.connection, workflow, stream)
+
+    def watermarks(self, workflow: str | None = None) -> list[StoredWatermark]:
+        """Each stream's watermark (of one workflow, or of all) and the run that set it."""
+        return runs.watermarks(self.connection, workflow)
+
+    def reset_watermark(self, workflow: str, stream: str, value: str | None = None) -> bool:
+        """Forget one stream's watermark, or with `value` set it (as set by hand); nothing else
+        changes. False if the stream has none."""
+        with self.transaction():
+            if value is None:
+                return runs.forget_watermark(self.connection, workflow, stream)
+            return runs.set_watermark(self.connection, workflow, stream, value)
 
     # --- diff and commit ------------------------------------------------------------------
 
@@ -255,3 +290,10 @@ class StateStore:
             maintenance.reset(self.connection, workflow)
             if along is not None:
                 along()
+
+
+# Every call meets DuckDB's errors about the file itself (a damaged block, a full disk) as the
+# `StateError` that says what to do, wherever in a run they surface; other errors pass as they are.
+for _name, _member in list(vars(StateStore).items()):
+    if inspect.isfunction(_member) and (_name == "__init__" or not _name.startswith("_")):
+        setattr(StateStore, _name, translating(_member))

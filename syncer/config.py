@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from syncer import plugins, secrets
+from syncer import plugins, secrets, yamlfile
 from syncer.errors import ConfigError
 from syncer.fingerprint import fingerprint_of
 from syncer.steps import Processor, Sink, Source
@@ -42,9 +41,20 @@ class StateSpec(_Strict):
 
 
 class DeletionSpec(_Strict):
-    # Deletions are refused when they would remove more than this share of a stream's entities.
+    # Deletions are refused when they would remove more than this share of a stream's entities,
+    # or of the workflow's, what goes with a deleted parent included.
     fail_safe_percent: float = Field(default=20.0, ge=0, le=100)
     enabled: bool = True
+    # What to do with an object the source cannot tell dropped from hidden (a database whose
+    # access was revoked, on MySQL without SHOW DATABASES): keep it (`skip`) or delete it.
+    # `syncer run --allow-deletions` deletes for one run.
+    unverifiable: Literal["skip", "delete"] = "skip"
+
+
+class CursorSpec(_Strict):
+    # A time cursor's watermark never passes the run's start plus this much: a record stamped
+    # later (a source's clock running ahead, a typo such as 2099) is synced but does not move it.
+    future_tolerance_seconds: int = Field(default=300, ge=0, le=7 * 24 * 3600)
 
 
 class WorkflowConfig(_Strict):
@@ -54,6 +64,7 @@ class WorkflowConfig(_Strict):
     sinks: list[SinkSpec] = Field(default_factory=list)
     state: StateSpec = Field(default_factory=StateSpec)
     deletions: DeletionSpec = Field(default_factory=DeletionSpec)
+    cursors: CursorSpec = Field(default_factory=CursorSpec)
     batch_size: int = Field(default=5000, ge=1, le=1_000_000)
 
 
@@ -74,19 +85,8 @@ class LoadedConfig:
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{path}: {problem}{where}") from None
+    # Bounded: at most 1 MB of UTF-8, nesting and aliases limited (see syncer.yamlfile).
+    data = yamlfile.read(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping with workflow, source and sinks")
     return data
@@ -104,7 +104,9 @@ def load(path: Path, *, state_override: Path | None = None) -> LoadedConfig:
     fingerprint = fingerprint_of(raw)
     parse(path, raw)  # shape errors first, before any secret is looked up
     _check_no_literal_secrets(path, raw)
-    resolved = parse(path, secrets.resolve(raw))
+    values = secrets.resolve(raw)  # each value stripped of surrounding whitespace
+    secrets.remember_credentials(values)  # user:password pairs, also as basic auth's base64
+    resolved = parse(path, values)
     if state_override is not None:
         resolved.state.path = state_override
     source: Source = _build(path, "sources", resolved.source, "source", Source)

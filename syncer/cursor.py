@@ -1,14 +1,23 @@
-"""Cursor arithmetic: watermarks as text, the inclusive lower bound, and advancing.
+"""Cursor arithmetic: watermarks as text, the inclusive lower bound, advancing, and the limit.
 
 Pure functions, so the policy is easy to see and test: the bound is `watermark - lookback`,
-inclusive; records at the boundary come again and the fingerprints drop them.
+inclusive; records at the boundary come again and the fingerprints drop them. A time cursor's
+watermark never passes the run's start plus a tolerance (`limit`): a record stamped beyond it
+(a typo such as 2099, a source whose clock ran ahead) is synced, but does not move the
+watermark, so that later changes stamped with the right time are not skipped.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from syncer.steps import Cursor, CursorKind, CursorValue
+from syncer.steps import Cursor, CursorKind, CursorUnit, CursorValue
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_STEPS: dict[CursorUnit, timedelta] = {
+    "epoch_s": timedelta(seconds=1),
+    "epoch_ms": timedelta(milliseconds=1),
+}
 
 
 class CursorValueError(ValueError):
@@ -58,6 +67,41 @@ def later(a: CursorValue | None, b: CursorValue | None) -> CursorValue | None:
     if isinstance(a, datetime) and isinstance(b, datetime):
         return max(_aware(a), _aware(b))
     return max(a, b)  # type: ignore[type-var,unused-ignore]
+
+
+def limit(start: datetime, cursor: Cursor, tolerance: timedelta) -> CursorValue | None:
+    """The highest value a watermark may take in a run that started at `start`, in the
+    cursor's own terms; None for a cursor that is not a time (a sequence, a string)."""
+    ceiling = _aware(start) + tolerance
+    if cursor.kind == "datetime":
+        return ceiling
+    if cursor.kind == "integer" and cursor.unit is not None:
+        # Integer arithmetic: a float would be off by one millisecond now and then.
+        return (ceiling - EPOCH) // _STEPS[cursor.unit]
+    return None
+
+
+def beyond(value: CursorValue | None, ceiling: CursorValue | None) -> bool:
+    """Whether a cursor value is past the limit (never, without a limit or a value)."""
+    if value is None or ceiling is None:
+        return False
+    if isinstance(value, datetime) and isinstance(ceiling, datetime):
+        return _aware(value) > ceiling
+    if isinstance(value, int) and not isinstance(value, bool) and isinstance(ceiling, int):
+        return value > ceiling
+    return False
+
+
+def shown(value: CursorValue, cursor: Cursor) -> str:
+    """A cursor value for a message: an epoch count with the time it stands for."""
+    if isinstance(value, datetime):
+        return _aware(value).isoformat()
+    if isinstance(value, int) and cursor.unit is not None:
+        try:
+            return f"{value} ({(EPOCH + value * _STEPS[cursor.unit]).isoformat()})"
+        except OverflowError:
+            return str(value)
+    return str(value)
 
 
 def _aware(value: datetime) -> datetime:

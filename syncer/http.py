@@ -32,10 +32,11 @@ from tenacity.wait import wait_exponential_jitter
 
 from syncer import __version__
 from syncer.errors import BadResponse, CredentialsRefused, Unavailable
-from syncer.secrets import redact, remember
+from syncer.secrets import redact, remember, remember_basic
 from syncer.steps import StepConfig
 
 __all__ = [
+    "ERROR_TEXT_LIMIT",
     "RETRYABLE_STATUS",
     "ApiKey",
     "ApiKeyAuthConfig",
@@ -61,6 +62,9 @@ __all__ = [
 log = structlog.get_logger("syncer.http")
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+# A server's explanation of an error is shown, and stored, cut to this many characters: a body
+# can be a whole HTML page, or echo the request with its credentials.
+ERROR_TEXT_LIMIT = 300
 _HINT = "check the URL points at the API"
 
 
@@ -113,7 +117,7 @@ def authenticator(config: HttpAuthConfig | None) -> AuthBase | None:
     if isinstance(config, BearerAuthConfig):
         return BearerToken(config.token)
     if isinstance(config, BasicAuthConfig):
-        remember(config.password)
+        remember_basic(config.username, config.password)  # and the header's base64 of both
         return HTTPBasicAuth(config.username, config.password)
     return ApiKey(config.name, config.api_key, config.location)
 
@@ -177,7 +181,7 @@ class ClientCredentials(AuthBase):
         skew_seconds: float = 60.0,
         transport: BaseAdapter | None = None,
     ) -> None:
-        remember(client_secret)
+        remember_basic(client_id, client_secret)  # sent to the issuer as basic auth
         self._token_url = token_url
         self._form = {"grant_type": "client_credentials"}
         if scope:
@@ -432,7 +436,7 @@ def json_of(
             status=status,
         )
     if not response.ok:
-        said = (explain or error_message)(response)
+        said = _cut(redact((explain or error_message)(response)))
         raise BadResponse(f"{where}: {said}" + (f"; {fix}" if fix else ""), url=url, status=status)
     try:
         return response.json()
@@ -452,8 +456,14 @@ def error_message(response: requests.Response) -> str:
     except ValueError:
         body = None
     message = body.get("message") or body.get("error") if isinstance(body, dict) else None
-    text = str(message) if message else response.text.strip()[:300] or response.reason
-    return redact(f"HTTP {response.status_code}: {' '.join(text.split())}")
+    text = str(message) if message else response.text.strip() or response.reason
+    return _cut(redact(f"HTTP {response.status_code}: {text[: 10 * ERROR_TEXT_LIMIT]}"))
+
+
+def _cut(text: str) -> str:
+    # Masked first, then cut: a cut through a secret would show the part before the cut.
+    text = " ".join(text.split())
+    return text if len(text) <= ERROR_TEXT_LIMIT else f"{text[:ERROR_TEXT_LIMIT]}…"
 
 
 def _log_retry(state: RetryCallState) -> None:

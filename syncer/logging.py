@@ -1,10 +1,18 @@
-"""structlog set-up: readable on a terminal, JSON lines otherwise; secrets always masked."""
+"""structlog set-up: readable on a terminal, JSON lines otherwise; secrets always masked.
+
+Masked are every string of an event, however deeply nested, the repr of any other value that
+would show a secret, and the traceback of an `exc_info`; and the traceback of an error no one
+caught (`--debug`), which Python would otherwise print as it is.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+import threading
+import traceback
 from collections.abc import MutableMapping
+from types import TracebackType
 from typing import Any, Literal
 
 import structlog
@@ -36,7 +44,52 @@ def configure(fmt: LogFormat = "auto", level: str = "info") -> None:
     # sqlglot logs the text of statements it cannot parse; that text can hold literals, and
     # syncer reports an unparsable statement itself, without its text.
     logging.getLogger("sqlglot").setLevel(logging.CRITICAL)
+    sys.excepthook = print_masked_traceback
+    threading.excepthook = _print_masked_thread_traceback
+
+
+def print_masked_traceback(
+    kind: type[BaseException], exc: BaseException, tb: TracebackType | None
+) -> None:
+    """Print an uncaught error's traceback to stderr, as Python does, with secrets masked."""
+    sys.stderr.write(redact("".join(traceback.format_exception(kind, exc, tb))))
+
+
+def _print_masked_thread_traceback(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit or args.exc_value is None:
+        return
+    name = args.thread.name if args.thread is not None else "?"
+    sys.stderr.write(f"Exception in thread {name}:\n")
+    print_masked_traceback(args.exc_type, args.exc_value, args.exc_traceback)
 
 
 def _mask_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    return {k: redact(v) if isinstance(v, str) else v for k, v in event.items()}
+    info = _exc_info(event.pop("exc_info", None))
+    if info is not None:
+        event["exception"] = "".join(traceback.format_exception(*info))
+    return {key: _masked(value) for key, value in event.items()}
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, dict):
+        return {key: _masked(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(item) for item in value]
+    # Either renderer prints the repr of any other value (an exception, a path); its str is
+    # printed instead when either shows a secret, as a repr of a repr escapes it twice over.
+    text, shown = str(value), repr(value)
+    return value if redact(text) == text and redact(shown) == shown else redact(text)
+
+
+def _exc_info(value: Any) -> tuple[type[BaseException], BaseException, TracebackType | None] | None:
+    if value is True:
+        value = sys.exc_info()
+    if isinstance(value, BaseException):
+        return type(value), value, value.__traceback__
+    if isinstance(value, tuple) and len(value) == 3 and isinstance(value[1], BaseException):
+        return type(value[1]), value[1], value[2]
+    return None

@@ -30,6 +30,7 @@ __all__ = [
     "ConnectionReport",
     "Counters",
     "Cursor",
+    "CursorUnit",
     "CursorValue",
     "Either",
     "Filtered",
@@ -47,6 +48,7 @@ __all__ = [
     "StateFile",
     "StepConfig",
     "Stream",
+    "Unverifiable",
     "Violation",
 ]
 
@@ -55,6 +57,10 @@ CursorKind = Literal["datetime", "integer", "string"]
 # A sorted stream's watermark may advance with each committed batch; an unsorted one's only
 # when the whole stream has been read.
 CursorOrdering = Literal["sorted", "unsorted"]
+# What an integer cursor counts, when it counts time: seconds or milliseconds since the epoch.
+# Only time cursors are held to the engine's rule that a watermark never passes the run's start
+# (plus `cursors.future_tolerance_seconds`); a plain sequence number is not.
+CursorUnit = Literal["epoch_s", "epoch_ms"]
 # `detect`: keys the state holds that a complete read did not see are deletions (with the
 # fail-safe); `never`: the stream cannot tell a missing record from one it did not read.
 DeletionPolicy = Literal["detect", "never"]
@@ -74,6 +80,11 @@ class Cursor:
     kind: CursorKind = "datetime"
     ordering: CursorOrdering = "unsorted"
     lookback: timedelta | int | None = None
+    unit: CursorUnit | None = None  # an integer cursor that is epoch time; None: a sequence
+
+    def __post_init__(self) -> None:
+        if self.unit is not None and self.kind != "integer":
+            raise TypeError(f"cursor {self.field}: only an integer cursor takes a unit")
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +166,17 @@ class ConnectionReport:
     checks: list[tuple[str, bool, str]] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class Unverifiable:
+    """`Source.exists`'s answer for an object the source no longer lists but cannot tell
+    dropped from hidden (without MySQL's SHOW DATABASES a revoked database vanishes as a
+    dropped one does). The engine keeps it unless deletions are allowed (`--allow-deletions`,
+    `deletions.unverifiable: delete`); `fix` is what would let the source tell, e.g. a GRANT."""
+
+    reason: str
+    fix: str | None = None
+
+
 class Source(ABC):
     """Reads a system: a list of streams, each with its own reader.
 
@@ -175,6 +197,18 @@ class Source(ABC):
     def relationships(self, entity: Entity) -> Iterable[Entity]:
         """Entities (lineage, ownership) derived from one that passed; routed to derived streams."""
         return ()
+
+    def exists(self, entity_type: str, key: str) -> bool | Unverifiable | None:
+        """Whether the object `key` still exists: asked, after its streams were read, about
+        each entity a run is about to delete that passed the fail-safe and does not go with
+        another one (at most `syncer.deletions.LOOKUPS_PER_STREAM` per stream). One cheap
+        lookup, not a listing; an object the config's filters leave out does not exist.
+
+        False confirms the deletion; True (the listing missed it) or an exception keeps the
+        entity, and what goes with it, and the run says why; `Unverifiable` keeps it unless
+        deletions are allowed; None (the default: the source cannot check) lets it go.
+        """
+        return None
 
     def test_connection(self) -> ConnectionReport:
         return ConnectionReport(ok=True, checks=[("connect", True, "no checks defined")])
@@ -266,6 +300,9 @@ class SinkContext:
     workflow: str
     changelog: ChangeLog | None = None  # None when there is no state (a test, a dry run)
     state_file: StateFile | None = None  # only for a sink that writes into the state file
+    # The state file's id (a uuid made with the file): with `workflow`, what a sink that keeps
+    # its own record of what it wrote (a JSONL file) keys it by. None when there is no state.
+    state_id: str | None = None
 
 
 class Sink(ABC):
@@ -284,6 +321,14 @@ class Sink(ABC):
         inside the state's transaction. Every other sink runs outside it, and its
         acknowledgement is recorded in a short transaction of its own."""
         return False
+
+    @property
+    def request_size(self) -> int | None:
+        """How many changes one request to the receiver carries, if the sink sends requests:
+        delivery then hands `write` that many at a time and records each acknowledgement before
+        the next, so that a kill repeats at most one request. None (the default): `write` gets
+        whole pages of the change log (2,000 changes)."""
+        return None
 
     def open(self, context: SinkContext) -> None:  # noqa: B027 - optional hook
         pass

@@ -8,31 +8,30 @@ in flight and the next run redoes it without duplicates: the state decides what 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Literal, NoReturn
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import NoReturn
 
 import structlog
 
 from state import (
     Batch,
     ChangeRow,
-    Missing,
     StateStore,
     ViolationRow,
     Watermark,
     interrupted,
 )
 from syncer import cursor as cursors
-from syncer import deletions, differ, spool, topology
+from syncer import differ, interrupts, spool, topology
 from syncer.config import LoadedConfig
-from syncer.delivery import DeliveryReport, deliver
+from syncer.delivery import deliver
 from syncer.differ import Row
-from syncer.errors import PolicyError, describe
-from syncer.models import ENTITY_TYPES, Entity
+from syncer.errors import PolicyError, StateError, describe
+from syncer.models import Entity
+from syncer.results import PlannedChange, Progress, RunResult, RunStatus, StreamState
 from syncer.secrets import redact
 from syncer.steps import (
-    ChangeKind,
     Counters,
     CursorValue,
     Either,
@@ -41,46 +40,14 @@ from syncer.steps import (
     Processor,
     ProcessorResult,
     RecordError,
-    Stream,
 )
+from syncer.sweep import Sweep
+
+__all__ = ["PlannedChange", "Progress", "RunResult", "RunStatus", "Workflow"]
 
 log = structlog.get_logger("syncer.workflow")
 
-RunStatus = Literal["succeeded", "partial", "failed", "interrupted"]
-Progress = Callable[[str, int], None]  # stream name, records scanned so far
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedChange:
-    kind: ChangeKind
-    entity_type: str
-    key: str
-    changed_fields: list[str]
-
-
-@dataclass
-class RunResult:
-    run_id: int
-    status: RunStatus
-    counters: Counters
-    streams: dict[str, Counters]
-    warnings: list[str] = field(default_factory=list)
-    deliveries: list[DeliveryReport] = field(default_factory=list)
-    planned: list[PlannedChange] = field(default_factory=list)
-    violations: list[ViolationRow] = field(default_factory=list)
-    error: str | None = None
-
-
-@dataclass
-class _StreamState:
-    stream: Stream
-    counters: Counters = field(default_factory=Counters)
-    unflushed: Counters = field(default_factory=Counters)  # counted but not yet committed
-    rows: list[Row] = field(default_factory=list)  # the batch being built
-    filtered_keys: list[str] = field(default_factory=list)
-    violations: list[ViolationRow] = field(default_factory=list)
-    high: CursorValue | None = None  # the stored watermark, then the highest value read
-    note: str | None = None
+_BEYOND_WARNINGS = 10  # run warnings naming records stamped in the future, per stream
 
 
 class Workflow:
@@ -104,6 +71,7 @@ class Workflow:
         self.run_id = 0
         self._result = RunResult(0, "succeeded", Counters(), {})
         self._live_before: dict[str, int] = {}
+        self.started_at = datetime.now(UTC)  # no watermark passes it (plus the tolerance)
 
     @property
     def workflow(self) -> str:
@@ -111,6 +79,7 @@ class Workflow:
 
     def run(self) -> RunResult:
         result = self._result
+        self.started_at = datetime.now(UTC)
         if not self.dry_run:
             for stale in self.store.mark_crashed(self.workflow):
                 log.warning(
@@ -122,36 +91,53 @@ class Workflow:
             )
             result.run_id = self.run_id
         log.info("run started", workflow=self.workflow, run_id=self.run_id, dry_run=self.dry_run)
-        try:
-            self._extract()
+        try:  # an interruption anywhere below, cleanup and delivery included, is recorded
+            try:
+                self._extract()
+            except Exception as exc:
+                if interrupted(exc):
+                    raise KeyboardInterrupt from None
+                result.status = "failed"
+                result.error = redact(describe(exc))
+                log.error("run failed", error=result.error)
+                if isinstance(exc, StateError):
+                    self._state_failed(exc)
+            finally:
+                self.config.source.close()
+                for processor in self.config.processors:
+                    processor.close()
+            if result.status != "failed" and result.counters.errors:
+                result.status = "partial"
+            if not self.dry_run:
+                interrupts.check()
+                # The run stays `running` until every sink's delivery has ended, so that one
+                # killed while sinks drain is found `crashed` by the next run.
+                result.deliveries = deliver(self.store, self.workflow, self.config.sinks)
+                self._record_sink_failures(result)
+                self.store.finish_run(self.run_id, result.status, result.error)
         except KeyboardInterrupt:
             self._interrupted()
-        except Exception as exc:
-            if interrupted(exc):
-                self._interrupted()
-            result.status = "failed"
-            result.error = redact(describe(exc))
-            log.error("run failed", error=result.error)
-        finally:
-            self.config.source.close()
-            for processor in self.config.processors:
-                processor.close()
-        if result.status != "failed" and result.counters.errors:
-            result.status = "partial"
-        if not self.dry_run:
-            self.store.finish_run(self.run_id, result.status, result.error)
-            try:
-                result.deliveries = deliver(self.store, self.workflow, self.config.sinks)
-            except KeyboardInterrupt:
-                self._interrupted()
-            self._record_sink_failures(result)
         return result
 
-    def _interrupted(self) -> NoReturn:
-        """Ctrl-C (DuckDB turns it into its own exception mid-query): committed batches stay,
-        and the next run carries on from them."""
+    def _state_failed(self, exc: StateError) -> NoReturn:
+        """The state file itself failed (a full disk, a damaged block): nothing is delivered, the
+        run is recorded as failed if the file still takes that, and the state's error stops the
+        command (with its own exit code). A failed batch left nothing behind in the file."""
         if not self.dry_run:
-            self.store.finish_run(self.run_id, "interrupted", "interrupted by the user")
+            try:
+                self.store.finish_run(self.run_id, "failed", self._result.error)
+            except StateError:
+                raise type(exc)(
+                    f"{exc}; the run could not be recorded as failed either: the next run marks "
+                    "it crashed"
+                ) from None
+        raise exc
+
+    def _interrupted(self) -> NoReturn:
+        """Ctrl-C or SIGTERM (DuckDB turns it into its own exception mid-query): committed
+        batches and acknowledged deliveries stay, and the next run carries on from them."""
+        if not self.dry_run:
+            self.store.finish_run(self.run_id, "interrupted", interrupts.reason())
         raise KeyboardInterrupt
 
     def _record_sink_failures(self, result: RunResult) -> None:
@@ -163,7 +149,6 @@ class Workflow:
         result.error = "; ".join(
             f"sink {r.sink}: {r.error}; {r.backlog} changes wait for the next run" for r in failed
         )
-        self.store.finish_run(self.run_id, result.status, result.error)
 
     # --- extraction -------------------------------------------------------------------------
 
@@ -172,12 +157,12 @@ class Workflow:
         # Deletion shares are taken over what existed before this run, as `plan` sees it.
         self._live_before = self.store.live_counts(self.workflow)
         streams = topology.order_streams(self.config.source.streams())
-        derived = {s.entity_type: _StreamState(s) for s in streams if s.derived}
-        states: list[_StreamState] = []
+        derived = {s.entity_type: StreamState(s) for s in streams if s.derived}
+        states: list[StreamState] = []
         for stream in streams:
             if stream.derived:
                 continue
-            state = _StreamState(stream)
+            state = StreamState(stream)
             states.append(state)
             self._sync(state, self._read(state), derived)
         for state in derived.values():
@@ -187,7 +172,7 @@ class Workflow:
         self._check_topology()
         self._record(states)
 
-    def _record(self, states: list[_StreamState]) -> None:
+    def _record(self, states: list[StreamState]) -> None:
         for state in states:
             self._result.streams[state.stream.name] = state.counters
             self._result.violations.extend(state.violations)
@@ -201,22 +186,39 @@ class Workflow:
                 f"list them with `syncer violations --run {self.run_id}`"
             )
 
-    def _read(self, state: _StreamState) -> Iterable[Either]:
+    def _read(self, state: StreamState) -> Iterable[Either]:
         stream = state.stream
         since: CursorValue | None = None
         mark = self.store.watermark(self.workflow, stream.name) if stream.cursor else None
+        state.stored = mark
+        if stream.cursor is not None:
+            tolerance = timedelta(seconds=self.spec.cursors.future_tolerance_seconds)
+            state.ceiling = cursors.limit(self.started_at, stream.cursor, tolerance)
         if stream.cursor is not None and mark is not None:
-            # The stored watermark is where `high` starts: a watermark never moves backwards,
-            # not even after a --full-refresh.
-            state.high = cursors.from_text(mark.value, stream.cursor.kind)
+            stored = cursors.from_text(mark.value, stream.cursor.kind)
+            if cursors.beyond(stored, state.ceiling):
+                self._warn(
+                    f"stream {stream.name}: its watermark {mark.value} is beyond this run's "
+                    "start plus cursors.future_tolerance_seconds; "
+                    + (
+                        "this full refresh recomputes it from what it reads"
+                        if self.full_refresh
+                        else "changes stamped before it are not read: run once with "
+                        f"--full-refresh, or `syncer state reset --stream {stream.name}`"
+                    )
+                )
+            # An incremental read starts from the stored watermark and never moves it back; a
+            # full refresh recomputes it from what it reads, so it may move back (which repairs
+            # one that a record stamped in the future pushed too far).
             if not self.full_refresh:
-                since = cursors.lower_bound(state.high, stream.cursor)
+                state.high = stored
+                since = cursors.lower_bound(stored, stream.cursor)
         log.info("reading stream", stream=stream.name, since=str(since) if since else None)
         assert stream.read is not None, "derived streams are not read"
         return stream.read(since)
 
     def _sync(
-        self, state: _StreamState, records: Iterable[Either], derived: dict[str, _StreamState]
+        self, state: StreamState, records: Iterable[Either], derived: dict[str, StreamState]
     ) -> None:
         batch_size = self.spec.batch_size
         for item in records:
@@ -242,7 +244,7 @@ class Workflow:
                 self.progress(state.stream.name, state.counters.scanned + state.unflushed.scanned)
         self._flush(state, final=True)
 
-    def _process(self, entity: Entity, state: _StreamState) -> Entity | None:
+    def _process(self, entity: Entity, state: StreamState) -> Entity | None:
         key = entity.key
         for processor in self.config.processors:
             result = _apply(processor, entity)
@@ -259,7 +261,7 @@ class Workflow:
             entity = result
         return entity
 
-    def _flagged(self, flagged: Flagged, state: _StreamState) -> Entity | Filtered | RecordError:
+    def _flagged(self, flagged: Flagged, state: StreamState) -> Entity | Filtered | RecordError:
         """Record the rules an entity broke; the strictest action decides what happens to it."""
         entity = flagged.entity
         for v in flagged.violations:
@@ -277,9 +279,7 @@ class Workflow:
             return Filtered("broke a rule whose action is drop")
         return entity
 
-    def _route(
-        self, entity: Entity, derived: dict[str, _StreamState], origin: _StreamState
-    ) -> None:
+    def _route(self, entity: Entity, derived: dict[str, StreamState], origin: StreamState) -> None:
         """A derived entity is processed now and spooled into the state's scratch space (it
         never reaches the file), so that no stream holds more than a batch in memory."""
         target = derived.get(entity.entity_type)
@@ -296,12 +296,12 @@ class Workflow:
         if len(target.rows) + len(target.filtered_keys) >= self.spec.batch_size:
             self._spool(target)
 
-    def _spool(self, state: _StreamState) -> None:
+    def _spool(self, state: StreamState) -> None:
         spool.put(self.store, state.stream.name, state.rows)
         self.store.mark_seen(state.stream.name, state.filtered_keys)
         state.rows, state.filtered_keys = [], []
 
-    def _sync_derived(self, state: _StreamState) -> None:
+    def _sync_derived(self, state: StreamState) -> None:
         """Diff and commit a derived stream from its spool, a batch at a time, once every read
         stream is committed (so lineage follows both of its ends in the change log)."""
         self._spool(state)
@@ -312,7 +312,8 @@ class Workflow:
 
     # --- diff and commit --------------------------------------------------------------------
 
-    def _flush(self, state: _StreamState, *, final: bool) -> None:
+    def _flush(self, state: StreamState, *, final: bool) -> None:
+        interrupts.check()  # a stop whose exception was lost stops before the next commit
         stream = state.stream
         rows = list({row.key: row for row in state.rows}.values())  # the last of a key wins
         keys = [row.key for row in rows]
@@ -356,12 +357,15 @@ class Workflow:
         state.rows = []
         state.filtered_keys = []
 
-    def _advance(self, state: _StreamState, rows: list[Row], final: bool) -> Watermark | None:
+    def _advance(self, state: StreamState, rows: list[Row], final: bool) -> Watermark | None:
         cursor = state.stream.cursor
         if cursor is None:
             return None
         for row in rows:
-            state.high = cursors.later(state.high, row.cursor)
+            if cursors.beyond(row.cursor, state.ceiling):
+                self._beyond(state, row)  # committed all the same, but the watermark stays
+            else:
+                state.high = cursors.later(state.high, row.cursor)
         # A record that failed must be read again next time, so the watermark stays behind it.
         if state.counters.errors or state.unflushed.errors:
             return None
@@ -370,94 +374,47 @@ class Workflow:
             return None
         if state.high is None:
             return None
-        return Watermark(cursor.field, cursor.kind, cursors.to_text(state.high, cursor.kind))
+        mark = Watermark(cursor.field, cursor.kind, cursors.to_text(state.high, cursor.kind))
+        if mark == state.stored:
+            return None  # unchanged: it keeps the run that set it
+        state.stored = mark
+        return mark
+
+    def _beyond(self, state: StreamState, row: Row) -> None:
+        """A record stamped past the run's start plus the tolerance (a typo such as 2099, a
+        clock running ahead): synced, named in a warning, and kept out of the watermark, so
+        that later changes stamped with the right time are still read."""
+        cursor = state.stream.cursor
+        assert cursor is not None and row.cursor is not None and state.ceiling is not None
+        name = state.stream.name
+        state.beyond += 1
+        message = (
+            f"stream {name}: {row.key} has {cursor.field} {cursors.shown(row.cursor, cursor)}, "
+            f"beyond this run's start plus cursors.future_tolerance_seconds "
+            f"({cursors.shown(state.ceiling, cursor)}); it is synced, but the watermark does "
+            "not move to it"
+        )
+        if state.beyond <= _BEYOND_WARNINGS:
+            self._warn(message)
+            return
+        log.warning(message)
+        if state.beyond == _BEYOND_WARNINGS + 1:
+            self._warn(f"stream {name}: more records are stamped beyond it; the log names each")
 
     # --- deletions and contracts ------------------------------------------------------------
 
-    def _detect_deletions(self, states: list[_StreamState]) -> None:
-        """Decide parents first (so children can cascade), then commit children first."""
-        read = [s for s in states if not s.stream.derived]
-        unhealthy = any(s.counters.errors or not s.counters.scanned for s in read)
-        gone: set[str] = set()
-        decided: list[tuple[_StreamState, list[Missing]]] = []
-        for state in sorted(states, key=lambda s: topology.rank(s.stream.entity_type)):
-            reason = self._deletion_skip_reason(state, unhealthy)
-            if reason:
-                state.note = reason
-                self._warn(f"stream {state.stream.name}: deletions skipped: {reason}")
-            if reason is not None:
-                # What hangs off a deleted entity goes with it, even in a stream that never
-                # deletes on its own (test results, runs of a pipeline).
-                cascaded = self._cascade(state, gone)
-                gone.update(m.key for m in cascaded)
-                decided.append((state, cascaded))
-                continue
-            live = self._live_before.get(state.stream.name, 0)
-            missing = self.store.unseen(self.workflow, state.stream.name)
-            verdict = deletions.decide(missing, live, gone, self.spec.deletions.fail_safe_percent)
-            if verdict.refused:
-                state.note = verdict.refused
-                self._warn(
-                    f"stream {state.stream.name}: deletions refused: {verdict.refused}; nothing "
-                    "was deleted. If they are real, run once with --fail-safe-percent (or raise "
-                    "deletions.fail_safe_percent)"
-                )
-            gone.update(m.key for m in verdict.delete)
-            decided.append((state, verdict.delete))
-        for state, rows in reversed(decided):
-            if rows:
-                self._commit_deletions(state, rows)
-
-    def _cascade(self, state: _StreamState, gone: set[str]) -> list[Missing]:
-        if not gone or not self.spec.deletions.enabled:
-            return []
-        missing = self.store.unseen(self.workflow, state.stream.name, under=gone)
-        return [m for m in missing if deletions.cascades(m, gone)]
-
-    def _deletion_skip_reason(self, state: _StreamState, unhealthy_read: bool) -> str | None:
-        """Why deletions must not run for this stream; "" to skip silently; None to go on."""
-        stream = state.stream
-        model = ENTITY_TYPES.get(stream.entity_type)
-        if stream.deletions == "never" or (model is not None and model.append_only):
-            return ""
-        if stream.cursor is not None and not self.full_refresh:
-            return ""  # an incremental read does not see the whole scope
-        if not self.spec.deletions.enabled:
-            return ""
-        if state.counters.errors:
-            return "the stream had errors, so a missing entity may only be unreadable"
-        if stream.derived and unhealthy_read:
-            return "a stream it derives from had errors or produced nothing"
-        if state.counters.scanned == 0 and not stream.derived:
-            if self._live_before.get(stream.name):
-                return "the stream produced nothing, which looks like an outage, not deletions"
-            return ""
-        return None
-
-    def _commit_deletions(self, state: _StreamState, rows: list[Missing]) -> None:
-        batch = Batch(self.run_id, self.workflow, state.stream.name)
-        batch.counters.deleted = len(rows)
-        for row in sorted(rows, key=lambda m: m.key):
-            batch.changes.append(
-                ChangeRow(
-                    row.key,
-                    row.entity_type,
-                    row.parent_key,
-                    row.depends_on,
-                    "deleted",
-                    None,
-                    row.fingerprint,
-                    [],
-                    None,
-                    row.payload,
-                )
-            )
-            if self.dry_run:
-                self._result.planned.append(PlannedChange("deleted", row.entity_type, row.key, []))
-        if not self.dry_run:
-            self.store.commit(batch)
-        state.counters.add(batch.counters)
-        self._result.counters.add(batch.counters)
+    def _detect_deletions(self, states: list[StreamState]) -> None:
+        Sweep(
+            self.store,
+            self.config.source,
+            self.workflow,
+            self.run_id,
+            self.spec.deletions,
+            self._live_before,
+            self._result,
+            full_refresh=self.full_refresh,
+            dry_run=self.dry_run,
+        ).run(states)
 
     def _check_topology(self) -> None:
         if self.dry_run:

@@ -267,5 +267,6 @@ def _detail(response: requests.Response) -> str:
             for d in detail
             if isinstance(d, dict)
         )
-    text = str(detail) if detail else response.text.strip()[:200] or response.reason
-    return redact(" ".join(text.split()))
+    text = str(detail) if detail else response.text.strip() or response.reason
+    # Masked before it is cut, so that a cut never leaves the start of a secret showing.
+    return redact(" ".join(text.split()))[:200]

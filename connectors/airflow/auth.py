@@ -10,11 +10,12 @@ from __future__ import annotations
 import threading
 
 import requests
+from requests.adapters import BaseAdapter
 from requests.auth import AuthBase
 
 from connectors.airflow.config import AirflowConfig, JwtAuthConfig
-from syncer.errors import SourceError
-from syncer.http import authenticator
+from syncer.errors import BadResponse, CredentialsRefused, Unavailable
+from syncer.http import authenticator, session_with, without_query
 from syncer.secrets import redact, remember
 
 
@@ -29,12 +30,14 @@ class AirflowToken(AuthBase):
         *,
         timeout: float = 30.0,
         verify: bool | str = True,
+        transport: BaseAdapter | None = None,
     ) -> None:
         remember(password)
         self.token_url = token_url
         self._credentials = {"username": username, "password": password}
         self._timeout = timeout
         self._verify = verify
+        self._transport = transport
         self._token: str | None = None
         self._lock = threading.Lock()
 
@@ -50,38 +53,48 @@ class AirflowToken(AuthBase):
 
     def _fetch(self) -> str:
         where = f"POST {self.token_url}"
+        url = without_query(self.token_url)
         try:
-            response = requests.post(
-                self.token_url,
-                json=self._credentials,
-                timeout=self._timeout,
-                verify=self._verify,
-                allow_redirects=False,
-            )
+            # A session per fetch, as `requests.post` makes; closing it leaves a shared
+            # transport usable (requests' adapters refill their pools on the next request).
+            with session_with(self._transport) as http:
+                response = http.post(
+                    self.token_url,
+                    json=self._credentials,
+                    timeout=self._timeout,
+                    verify=self._verify,
+                    allow_redirects=False,
+                )
         except requests.RequestException as exc:
-            raise SourceError(
-                redact(f"{where}: cannot get a token ({type(exc).__name__})")
+            raise Unavailable(
+                redact(f"{where}: cannot get a token ({type(exc).__name__})"), url=url
             ) from None
-        if response.status_code in (400, 401, 403, 422):
-            raise SourceError(
-                f"{where}: Airflow refused the username and password (HTTP "
-                f"{response.status_code}); check source.config.auth.username and password"
+        status = response.status_code
+        if status in (400, 401, 403, 422):
+            raise CredentialsRefused(
+                f"{where}: Airflow refused the username and password (HTTP {status}); "
+                "check source.config.auth.username and password",
+                url=url,
+                status=status,
             )
         try:
             token = response.json()["access_token"]
         except (ValueError, KeyError, TypeError):
             token = None
         if not isinstance(token, str) or not token:
-            raise SourceError(
-                f"{where}: answered HTTP {response.status_code} without an access_token; "
-                "check auth.token_path, or that host is an Airflow 3 api-server"
+            raise BadResponse(
+                f"{where}: answered HTTP {status} without an access_token; "
+                "check auth.token_path, or that host is an Airflow 3 api-server",
+                url=url,
+                status=status,
             )
         remember(token)
         return token
 
 
-def airflow_auth(config: AirflowConfig) -> AuthBase | None:
-    """The `requests` auth for the source's `auth:` block (None: no auth)."""
+def airflow_auth(config: AirflowConfig, transport: BaseAdapter | None = None) -> AuthBase | None:
+    """The `requests` auth for the source's `auth:` block (None: no auth). A JWT is fetched
+    through `transport` (None: requests' own), the API's, so that a test's fake answers it too."""
     auth = config.auth
     if isinstance(auth, JwtAuthConfig):
         path = auth.token_path if auth.token_path.startswith("/") else f"/{auth.token_path}"
@@ -91,5 +104,6 @@ def airflow_auth(config: AirflowConfig) -> AuthBase | None:
             auth.password,
             timeout=config.timeout_seconds,
             verify=config.tls.requests_verify(),
+            transport=transport,
         )
     return authenticator(auth)

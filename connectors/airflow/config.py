@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Annotated, Literal
 
-from pydantic import Field, HttpUrl, field_validator
+from pydantic import Field, field_validator
 
 from syncer.http import (
     ApiKeyAuthConfig,
@@ -16,6 +16,7 @@ from syncer.http import (
 )
 from syncer.patterns import IncludeExclude, check_regexes
 from syncer.steps import StepConfig
+from syncer.urls import HttpAddress
 
 ApiVersion = Literal["auto", "v1", "v2"]
 
@@ -46,12 +47,12 @@ class DagPatterns(StepConfig):
 
 class AirflowConfig(StepConfig):
     # The webserver (Airflow 2) or api-server (Airflow 3), e.g. http://airflow.internal:8080.
-    host: HttpUrl
+    host: HttpAddress
     api_version: ApiVersion = "auto"  # auto: v2 (Airflow 3) if the server has it, else v1
     auth: AirflowAuthConfig | None = None
     service_name: str = Field(default="airflow", min_length=1)
     # Where people open the Airflow UI, for source URLs and log links; `host` by default.
-    ui_url: HttpUrl | None = None
+    ui_url: HttpAddress | None = None
     include: DagPatterns = DagPatterns()
     exclude: DagPatterns = DagPatterns()
     # Asset (dataset) URI prefix -> the OpenMetadata database service that holds the table, e.g.

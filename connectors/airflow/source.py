@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import structlog
+from requests.adapters import BaseAdapter
 
 from connectors.airflow.api import FINISHED, AirflowApi, AirflowApiError, parse
 from connectors.airflow.auth import airflow_auth
@@ -64,14 +65,23 @@ class AirflowSource(Source):
     config_model = AirflowConfig
     config: AirflowConfig
 
-    def __init__(self, config: AirflowConfig, client: HttpClient | None = None) -> None:
+    def __init__(
+        self,
+        config: AirflowConfig,
+        client: HttpClient | None = None,
+        *,
+        transport: BaseAdapter | None = None,
+    ) -> None:
+        """`transport` carries every request, the token's too (None: requests' own); a given
+        `client` already has its own."""
         super().__init__(config)
         self.client = client or HttpClient(
             config.base_url,
-            auth=airflow_auth(config),
+            auth=airflow_auth(config, transport),
             timeout=config.timeout_seconds,
             tls=config.tls,
             retry=config.retry,
+            transport=transport,
         )
         self.api = AirflowApi(self.client, config.api_version, config.page_size)
         self._dags = _Dags()
@@ -91,7 +101,9 @@ class AirflowSource(Source):
                 "pipeline_statuses",
                 "pipelineStatus",
                 read=self._read_statuses,
-                cursor=Cursor("end_time", "integer", "sorted", lookback=RUN_LOOKBACK_MS),
+                cursor=Cursor(
+                    "end_time", "integer", "sorted", lookback=RUN_LOOKBACK_MS, unit="epoch_ms"
+                ),
                 deletions="never",
             ),
             Stream("lineage", "lineage", read=self._read_lineage),

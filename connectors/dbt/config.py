@@ -6,6 +6,7 @@ from pydantic import Field, field_validator
 
 from syncer.http import HttpAuthConfig, RetryPolicy, TlsConfig
 from syncer.steps import StepConfig
+from syncer.urls import check_http_url
 
 
 class DbtConfig(StepConfig):
@@ -37,7 +38,7 @@ class DbtConfig(StepConfig):
                 f"{scheme}:// is not read; give a local folder or an http(s):// URL of dbt's"
                 " target/ folder"
             )
-        return value
+        return value if scheme is None else check_http_url(value)
 
     @property
     def is_url(self) -> bool:

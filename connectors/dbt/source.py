@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
+from requests.adapters import BaseAdapter
 
 from connectors.dbt.artifacts import (
     ArtifactError,
@@ -60,8 +61,10 @@ class DbtSource(Source):
     config_model = DbtConfig
     config: DbtConfig
 
-    def __init__(self, config: DbtConfig) -> None:
+    def __init__(self, config: DbtConfig, *, transport: BaseAdapter | None = None) -> None:
+        """`transport` carries the requests for artifacts at a URL (None: requests' own)."""
         super().__init__(config)
+        self._transport = transport
         self._reader: ArtifactReader | None = None
         self._loaded: _Loaded | None = None
         self.naming = Naming(
@@ -85,7 +88,7 @@ class DbtSource(Source):
                 "test_results",
                 "testCaseResult",
                 read=self._read_test_results,
-                cursor=Cursor("timestamp", "integer"),
+                cursor=Cursor("timestamp", "integer", unit="epoch_ms"),
             ),
             # Read, not derived: a derived stream skips deletions whenever any read stream
             # produced nothing, and a project without run_results.json always has one.
@@ -164,6 +167,7 @@ class DbtSource(Source):
                     timeout=config.timeout_seconds,
                     tls=config.tls,
                     retry=config.retry,
+                    transport=self._transport,
                 )
                 self._reader = HttpArtifacts(client)
             else:

@@ -14,6 +14,7 @@ from typing import Any, Protocol, TypeVar
 import requests
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from requests.adapters import BaseAdapter
 
 from connectors.mlflow.config import MlflowConfig
 from syncer.http import (
@@ -158,15 +159,17 @@ class Api(Protocol):
 
 
 class MlflowApi:
-    """The tracking server's REST API over syncer's `HttpClient` (retries, auth, TLS)."""
+    """The tracking server's REST API over syncer's `HttpClient` (retries, auth, TLS);
+    `transport` carries its requests (None: requests' own)."""
 
-    def __init__(self, config: MlflowConfig) -> None:
+    def __init__(self, config: MlflowConfig, *, transport: BaseAdapter | None = None) -> None:
         self._http = HttpClient(
             config.base_url,
             auth=authenticator(config.auth),
             timeout=config.timeout_seconds,
             tls=config.tls,
             retry=config.retry,
+            transport=transport,
         )
 
     def registered_models(self, page_size: int) -> Iterator[RegisteredModel]:
@@ -212,21 +215,27 @@ class MlflowApi:
         that are not an MLflow model)."""
         params = {"name": name, "version": version, "path": "MLmodel"}
         response = self._http.request("GET", "model-versions/get-artifact", params=params)
-        where = _where(response)
-        if response.status_code == 404:
+        where, url, status = _where(response), _url(response), response.status_code
+        if status == 404:
             return None
         if not response.ok:
-            raise BadResponse(f"{where}: {error_message(response)}")
+            raise BadResponse(f"{where}: {error_message(response)}", url=url, status=status)
         try:
             data = yaml.safe_load(response.text)
         except yaml.YAMLError:
             data = None
         if not isinstance(data, dict) or not isinstance(data.get("flavors"), dict):
-            raise BadResponse(f"{where}: not an MLmodel file (no flavors); is this MLflow?")
+            raise BadResponse(
+                f"{where}: not an MLmodel file (no flavors); is this MLflow?",
+                url=url,
+                status=status,
+            )
         try:
             return _mlmodel_of(data)
         except (ValueError, ValidationError) as err:
-            raise BadResponse(f"{where}: unexpected MLmodel signature ({_first(err)})") from None
+            raise BadResponse(
+                f"{where}: unexpected MLmodel signature ({_first(err)})", url=url, status=status
+            ) from None
 
     def experiments(self, page_size: int, since: int | None) -> Iterator[Experiment]:
         """Every experiment, the deleted ones too, most recently updated first, page by page;
@@ -257,10 +266,13 @@ class MlflowApi:
     def probe(self, what: str) -> str:
         """Ask for one record of `what` (registered-models or experiments); the URL asked."""
         response = self._http.request("GET", f"{API}/{what}/search", params={"max_results": 1})
-        where = _where(response)
         if not response.ok:
-            raise BadResponse(f"{where}: {error_message(response)}")
-        return where.removeprefix("GET ")
+            raise BadResponse(
+                f"{_where(response)}: {error_message(response)}",
+                url=_url(response),
+                status=response.status_code,
+            )
+        return _url(response)
 
     def close(self) -> None:
         self._http.close()
@@ -284,7 +296,9 @@ def _parsed(response: requests.Response, answer: type[_Answer]) -> _Answer:
         return answer.model_validate(data)
     except ValidationError as err:
         raise BadResponse(
-            f"{where}: unexpected answer ({_first(err)}); syncer reads MLflow 2.x and 3.x"
+            f"{where}: unexpected answer ({_first(err)}); syncer reads MLflow 2.x and 3.x",
+            url=_url(response),
+            status=response.status_code,
         ) from None
 
 
@@ -308,7 +322,12 @@ def _quoted(name: str) -> str:
 
 
 def _where(response: requests.Response) -> str:
-    return f"GET {without_query(response.url or '')}"
+    return f"GET {_url(response)}"
+
+
+def _url(response: requests.Response) -> str:
+    # A query may hold a key: errors name the endpoint only.
+    return without_query(response.url or "")
 
 
 def _first(err: ValueError | ValidationError) -> str:

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from pydantic import Field, HttpUrl, field_validator
+from pydantic import Field, field_validator
 
 from syncer.http import HttpAuthConfig, RetryPolicy, TlsConfig
 from syncer.patterns import IncludeExclude, check_regexes
 from syncer.steps import StepConfig
+from syncer.urls import HttpAddress
 
 
 class MlflowConfig(StepConfig):
     # The tracking server's base URL, as MLflow clients name it (MLFLOW_TRACKING_URI); the REST
     # API is read under /api/2.0/mlflow and the MLmodel files under /model-versions.
-    tracking_uri: HttpUrl
+    tracking_uri: HttpAddress
     service_name: str = Field(default="mlflow", min_length=1)
     auth: HttpAuthConfig | None = None
     tls: TlsConfig = TlsConfig()

@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from requests.adapters import BaseAdapter
+
 from connectors.mlflow import mapping
 from connectors.mlflow.api import Api, MlflowApi, ModelVersion, RegisteredModel
 from connectors.mlflow.config import MlflowConfig
@@ -33,9 +35,16 @@ class MlflowSource(Source):
     config_model = MlflowConfig
     config: MlflowConfig
 
-    def __init__(self, config: MlflowConfig, api: Api | None = None) -> None:
+    def __init__(
+        self,
+        config: MlflowConfig,
+        api: Api | None = None,
+        *,
+        transport: BaseAdapter | None = None,
+    ) -> None:
+        """`transport` carries every request (None: requests' own); a given `api` has its own."""
         super().__init__(config)
-        self._api: Api = api or MlflowApi(config)
+        self._api: Api = api or MlflowApi(config, transport=transport)
 
     def streams(self) -> list[Stream]:
         lookback = self.config.lookback_seconds

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, HttpUrl, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from connectors.rest import timefmt
 from connectors.rest.expressions import Expression, Template
@@ -13,6 +13,7 @@ from connectors.rest.paginate import PaginationConfig
 from syncer.http import HttpAuthConfig, RetryPolicy, TlsConfig
 from syncer.models import ENTITY_TYPES
 from syncer.steps import DeletionPolicy, StepConfig
+from syncer.urls import HttpAddress
 
 ParamValue = str | int | float | bool | list[str | int | float]
 SINCE = "{since}"
@@ -112,7 +113,7 @@ class EndpointConfig(StepConfig):
 
 
 class RestConfig(StepConfig):
-    base_url: HttpUrl
+    base_url: HttpAddress
     auth: HttpAuthConfig | None = None
     headers: dict[str, str] = Field(default_factory=dict)  # sent with every request
     timeout_seconds: float = Field(default=30.0, gt=0)

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import structlog
+from requests.adapters import BaseAdapter
 
 from connectors.rest import timefmt
 from connectors.rest.config import SERVICE_STREAM, SINCE, CursorConfig, EndpointConfig, RestConfig
@@ -52,7 +53,15 @@ class RestSource(Source):
     config_model = RestConfig
     config: RestConfig
 
-    def __init__(self, config: RestConfig, client: HttpClient | None = None) -> None:
+    def __init__(
+        self,
+        config: RestConfig,
+        client: HttpClient | None = None,
+        *,
+        transport: BaseAdapter | None = None,
+    ) -> None:
+        """`transport` carries every request (None: requests' own); a given `client` already
+        has its own."""
         super().__init__(config)
         self.endpoints = {e.name: e for e in config.endpoints}
         self.mappers: dict[str, EntityMapper] = {e.name: config.mapper(e) for e in config.endpoints}
@@ -64,6 +73,7 @@ class RestSource(Source):
             tls=config.tls,
             retry=config.retry,
             headers=config.headers,
+            transport=transport,
         )
         # Full reads of an endpoint in this run, shared by the streams: whichever of an
         # endpoint's own stream and its children's streams reads it first, the others do not

@@ -13,6 +13,7 @@ from sqlalchemy.engine import URL
 
 from connectors.sql.config import SqlConfig
 from connectors.sql.edges import QUERY_LOG_DIALECTS, Lineage
+from connectors.sql.existence import Existence
 from connectors.sql.mapping import VIEW_TYPES, service_type
 from connectors.sql.reading import TableReader
 from connectors.sql.reflect import ChecksPrivileges, Reflector, check_url
@@ -20,7 +21,15 @@ from connectors.sql.scope import Scope
 from connectors.sql.targets import Target, Targets, default_database
 from syncer.errors import ConfigError
 from syncer.models import Database, DatabaseSchema, DatabaseService, Entity, Table
-from syncer.steps import ConnectionReport, CursorValue, Either, RecordError, Source, Stream
+from syncer.steps import (
+    ConnectionReport,
+    CursorValue,
+    Either,
+    RecordError,
+    Source,
+    Stream,
+    Unverifiable,
+)
 from syncer.text import first_line
 
 Check = tuple[str, bool, str]
@@ -54,6 +63,7 @@ class SqlSource(Source):
         self.targets = Targets(config, self.scope, self.service_name, self.database_name, reflector)
         self._tables = TableReader(config, self.dialect, self.scope)
         self._lineage = Lineage(self.service_name, self.dialect)
+        self._existence = Existence(config, self.scope, self.targets, self.service_name)
 
     def streams(self) -> list[Stream]:
         streams = [
@@ -82,6 +92,12 @@ class SqlSource(Source):
             return []
         target = self.targets.target_of(entity.database_schema)
         return [] if target is None else self._lineage.of_view(target, entity)
+
+    def exists(self, entity_type: str, key: str) -> bool | Unverifiable | None:
+        """One catalog lookup for a database, schema or table about to be deleted (see
+        `connectors.sql.existence`); on MySQL/MariaDB without SHOW DATABASES a database not
+        found is `Unverifiable`, as revoked access hides it exactly as dropping it does."""
+        return self._existence.exists(entity_type, key)
 
     def test_connection(self) -> ConnectionReport:
         reflector = self.targets.open()  # a bad URL or a missing file raises with what to fix

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import click
 from rich.console import Console
 
-from state import StateStore
+from state import StateStore, state_error
 from syncer import __version__
 from syncer import config as configs
 from syncer import logging as logs
@@ -148,6 +148,9 @@ def workflow_store(
             names = ", ".join(known) or "none"
             raise ConfigError(f"{path} has no workflow {workflow!r} (it has: {names})")
         yield workflow, path, store
+    except Exception as exc:
+        _about_the_file(store, exc)
+        raise
     finally:
         store.close()
 
@@ -157,5 +160,16 @@ def reader(state_path: Path | None, config_path: Path | None) -> Iterator[StateS
     store = open_state(state_file(state_path, config_path), read_only=True)
     try:
         yield store
+    except Exception as exc:
+        _about_the_file(store, exc)
+        raise
     finally:
         store.close()
+
+
+def _about_the_file(store: StateStore, exc: Exception) -> None:
+    """Raise a DuckDB error about the state file itself (damaged, the disk full), met by a
+    command's own query, as the `StateError` that says what to do; return on any other."""
+    translated = state_error(store.path, exc)
+    if translated is not None and translated is not exc:
+        raise translated from None

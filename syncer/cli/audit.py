@@ -8,8 +8,10 @@ from typing import Any
 
 import click
 
+from state.runs import BY_HAND
 from state.schema import VIEWS
 from syncer import config as configs
+from syncer import cursor as cursors
 from syncer import delivery
 from syncer.cli.app import (
     OutputFormat,
@@ -22,7 +24,7 @@ from syncer.cli.app import (
     state_option,
     workflow_store,
 )
-from syncer.cli.output import print_backlog, print_query
+from syncer.cli.output import emit, print_backlog, print_query
 from syncer.errors import ConfigError
 from syncer.sinks.duckdb_catalog import DuckDBCatalogConfig, DuckDBCatalogSink
 from syncer.steps import Sink
@@ -152,7 +154,7 @@ def sql(query: str, state_path: Path | None, config_path: Path | None, fmt: Outp
 
 @cli.group()
 def state() -> None:
-    """Inspect or reset the state file."""
+    """Inspect, check, back up or reset the state file."""
 
 
 @state.command("show")
@@ -176,12 +178,14 @@ def state_show(state_path: Path | None, config_path: Path | None) -> None:
             [],
             "table",
         )
-        print_query(
-            store,
-            "SELECT workflow, stream, cursor_field, value, run_id FROM watermarks ORDER BY ALL",
-            [],
-            "table",
-        )
+        marks = store.watermarks()
+        out.print(f"watermarks: {len(marks) or 'none'}", markup=False)
+        if marks:
+            emit(
+                ["workflow", "stream", "cursor_field", "value", "set_by"],
+                [(m.workflow, m.stream, m.cursor_field, m.value, _set_by(m.run_id)) for m in marks],
+                "table",
+            )
         print_query(store, "SELECT * FROM sink_backlog ORDER BY ALL", [], "table")
         for name, about in VIEWS.items():
             out.print(f"view {name}: {about}", markup=False)
@@ -212,16 +216,44 @@ def state_prune(
 
 @state.command("reset")
 @click.argument("workflow", required=False)
+@click.option("--workflow", "workflow_option", help="The workflow (default: --config's).")
+@click.option(
+    "--stream",
+    help="Only this stream's watermark: forget it (its next run reads the stream whole), or "
+    "set it with --to. Nothing else changes.",
+)
+@click.option(
+    "--to",
+    "to_value",
+    metavar="VALUE",
+    help="With --stream: set the watermark to VALUE (e.g. 2024-05-01T00:00:00+00:00, or an "
+    "integer for an integer cursor) instead of forgetting it.",
+)
 @state_option
 @config_option
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def state_reset(
-    workflow: str | None, state_path: Path | None, config_path: Path | None, yes: bool
+    workflow: str | None,
+    workflow_option: str | None,
+    stream: str | None,
+    to_value: str | None,
+    state_path: Path | None,
+    config_path: Path | None,
+    yes: bool,
 ) -> None:
     """Forget WORKFLOW's history (default: --config's workflow); its next run starts afresh.
 
     The sinks that write into the state file (the embedded catalog) forget it too: --config's,
-    or without it the embedded catalog in its default schema."""
+    or without it the embedded catalog in its default schema. With --stream, only that
+    stream's watermark is forgotten (or, with --to, set back)."""
+    if workflow and workflow_option and workflow != workflow_option:
+        raise click.UsageError("name the workflow once: as WORKFLOW or with --workflow")
+    workflow = workflow or workflow_option
+    if to_value is not None and stream is None:
+        raise click.UsageError("--to sets one stream's watermark: give --stream too")
+    if stream is not None:
+        _reset_watermark(workflow, stream, to_value, state_path, config_path, yes)
+        return
     sinks: list[tuple[str, Sink]] = (
         configs.load(config_path).sinks
         if config_path is not None
@@ -234,3 +266,53 @@ def state_reset(
             )
         delivery.reset(store, workflow, sinks)
     out.print(f"reset {workflow} in {path}")
+
+
+def _reset_watermark(
+    workflow: str | None,
+    stream: str,
+    to_value: str | None,
+    state_path: Path | None,
+    config_path: Path | None,
+    yes: bool,
+) -> None:
+    """Forget one stream's watermark, or set it to `to_value`; nothing else is touched."""
+    with workflow_store("reset", workflow, state_path, config_path) as (workflow, path, store):
+        marks = {m.stream: m for m in store.watermarks(workflow)}
+        mark = marks.get(stream)
+        if mark is None:
+            raise ConfigError(
+                f"{path}: workflow {workflow!r} has no watermark for stream {stream!r} "
+                f"(streams with one: {', '.join(marks) or 'none'})"
+            )
+        value = None if to_value is None else _cursor_text(to_value, mark.kind)
+        was = f"{mark.cursor_field} = {mark.value}, set by {_set_by(mark.run_id)}"
+        if not yes:
+            question = (
+                f"Forget the watermark of stream {stream!r} of {workflow!r} in {path} ({was})? "
+                "Its next run reads the stream whole"
+                if value is None
+                else f"Set the watermark of stream {stream!r} of {workflow!r} in {path} to "
+                f"{value} ({was})?"
+            )
+            click.confirm(question, abort=True)
+        store.reset_watermark(workflow, stream, value)
+    done = "forgot" if value is None else f"set to {value}"
+    out.print(f"watermark of {workflow} stream {stream} {done} (was {mark.value})", markup=False)
+
+
+def _cursor_text(text: str, kind: str) -> str:
+    """A watermark typed by a user, in the form the state keeps for its kind."""
+    try:
+        if kind == "datetime":
+            return cursors.to_text(cursors.from_text(text, "datetime"), "datetime")
+        if kind == "integer":
+            return cursors.to_text(cursors.from_text(text, "integer"), "integer")
+    except ValueError:
+        example = "2024-05-01T00:00:00+00:00" if kind == "datetime" else "1714521600000"
+        raise ConfigError(f"--to: {text!r} is not a {kind} cursor value (e.g. {example})") from None
+    return text
+
+
+def _set_by(run_id: int) -> str:
+    return "state reset" if run_id == BY_HAND else f"run {run_id}"

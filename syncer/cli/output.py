@@ -14,7 +14,7 @@ import orjson
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
-from state import StateStore
+from state import StateStore, state_error
 from syncer.cli.app import OutputFormat, err, out
 from syncer.errors import ConfigError
 from syncer.text import first_line
@@ -27,6 +27,9 @@ def print_query(store: StateStore, query: str, params: Sequence[Any], fmt: Outpu
     try:
         result = store.connection.execute(query, list(params))
     except duckdb.Error as exc:
+        damage = state_error(store.path, exc)  # the file itself: damaged, not the query
+        if damage is not None:
+            raise damage from None
         message = first_line(exc)
         if "read-only" in message:
             message = "the state is opened read-only here; syncer sql only reads"

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from syncer import config as configs
-from syncer import plugins
+from syncer import interrupts, plugins
 from syncer.cli.app import cli, err, fail_safe_option, load, out, state_option
 from syncer.cli.output import print_result, progress_line
 from syncer.secrets import redact
@@ -16,26 +16,48 @@ from syncer.statefile import open_state
 from syncer.steps import Sink, Source
 from syncer.workflow import Workflow
 
+allow_deletions_option = click.option(
+    "--allow-deletions",
+    is_flag=True,
+    help="Delete, in this run, what the source cannot tell dropped from hidden (a database "
+    "whose access may have been revoked): deletions.unverifiable: delete.",
+)
+
 
 @cli.command()
 @click.argument("config_path", type=click.Path(path_type=Path))
 @click.option("--full-refresh", is_flag=True, help="Ignore watermarks and read everything.")
 @fail_safe_option
+@allow_deletions_option
 @state_option
 def run(
-    config_path: Path, full_refresh: bool, fail_safe: float | None, state_path: Path | None
+    config_path: Path,
+    full_refresh: bool,
+    fail_safe: float | None,
+    allow_deletions: bool,
+    state_path: Path | None,
 ) -> None:
     """Sync CONFIG: extract, diff, commit, deliver to every sink."""
     loaded = load(config_path, state_path, fail_safe)
-    store = open_state(loaded.state_path, memory_limit=loaded.spec.state.memory_limit)
-    try:
-        with progress_line() as progress:
-            result = Workflow(loaded, store, full_refresh=full_refresh, progress=progress).run()
-    except KeyboardInterrupt:
-        err.print("interrupted: committed batches are kept; the next run carries on from them")
-        sys.exit(130)
-    finally:
-        store.close()
+    if allow_deletions:
+        loaded.spec.deletions.unverifiable = "delete"
+    # SIGTERM (timeout, systemd, Kubernetes) stops a run as Ctrl-C does; the exit code tells
+    # them apart: 130 for SIGINT, 143 for SIGTERM.
+    with interrupts.stopping():
+        try:
+            store = open_state(loaded.state_path, memory_limit=loaded.spec.state.memory_limit)
+            try:
+                with progress_line() as progress:
+                    workflow = Workflow(loaded, store, full_refresh=full_refresh, progress=progress)
+                    result = workflow.run()
+            finally:
+                store.close()
+        except KeyboardInterrupt:
+            err.print(
+                f"{interrupts.reason()}: committed batches are kept; the next run carries on "
+                "from them"
+            )
+            sys.exit(interrupts.exit_code())
     print_result(result, loaded.spec.workflow)
     if result.status == "failed" or any(r.error for r in result.deliveries):
         sys.exit(1)
@@ -45,12 +67,19 @@ def run(
 @click.argument("config_path", type=click.Path(path_type=Path))
 @click.option("--full-refresh", is_flag=True, help="Plan as if watermarks were reset.")
 @fail_safe_option
+@allow_deletions_option
 @state_option
 def plan(
-    config_path: Path, full_refresh: bool, fail_safe: float | None, state_path: Path | None
+    config_path: Path,
+    full_refresh: bool,
+    fail_safe: float | None,
+    allow_deletions: bool,
+    state_path: Path | None,
 ) -> None:
     """Show what a run of CONFIG would create, update and delete; writes nothing."""
     loaded = load(config_path, state_path, fail_safe)
+    if allow_deletions:
+        loaded.spec.deletions.unverifiable = "delete"
     path = loaded.state_path
     store = open_state(
         path if path.exists() else ":memory:",

@@ -69,6 +69,13 @@ class EventSink(Sink):
         self._log: ChangeLog | None = None
         self._held: dict[EntityKey, int] = {}  # entity -> seq of its event that was refused
 
+    @property
+    def request_size(self) -> int:
+        """One request carries one group (`group_size` events): delivery hands the sink a
+        group's worth of changes at a time and records each acknowledgement, so a kill
+        re-sends at most one group."""
+        return self.group_size
+
     def open(self, context: SinkContext) -> None:
         self.workflow = context.workflow
         self._log = context.changelog

@@ -3,6 +3,10 @@
 Events go to `<prefix>/events/<entityType>`; with `retain_state`, each entity's current state is
 also kept as a retained message at `<prefix>/entities/<entityType>/<fqn>` (a deletion clears it;
 a replay leaves it alone), so a client that subscribes later sees every live entity at once.
+A name becomes one topic level with every character that MQTT forbids in a topic, or that would
+split or widen it, percent-encoded (`topic_level`): a broker drops the connection of a client
+that publishes to a topic with a control character in it, and with it every later event. An
+entity whose topic would still be too long for MQTT is refused as a dead letter, with the reason.
 QoS 1 delivers at least once: subscribers deduplicate by the event's `id` (in the payload, and as
 the MQTT 5 user property `event-id`). A broker that cannot be reached, or does not acknowledge in
 time, fails the sink and its backlog waits for the next run; a publish the broker refuses (an
@@ -12,6 +16,7 @@ MQTT 5 reason code, e.g. not authorized for the topic) refuses that event.
 from __future__ import annotations
 
 import os
+import re
 import ssl
 import threading
 import time
@@ -33,6 +38,15 @@ from syncer.sinks.eventsink import EventSink, EventSinkConfig, Outgoing
 from syncer.steps import Refusal
 
 _PROTOCOLS = {"v5": MQTTProtocolVersion.MQTTv5, "v3.1.1": MQTTProtocolVersion.MQTTv311}
+# What a topic must not hold (MQTT 5.0 section 1.5.4; Mosquitto drops a client that sends one):
+# NUL and the other control characters, surrogates, and the Unicode noncharacters.
+_FORBIDDEN = "\x00-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef" + "".join(
+    f"{chr(plane << 16 | 0xFFFE)}{chr(plane << 16 | 0xFFFF)}" for plane in range(17)
+)
+_UNSAFE_IN_PREFIX = re.compile(f"[+#{_FORBIDDEN}]")
+# A level also must not split (/) or widen (+, #) the topic; % is the escape itself.
+_UNSAFE_IN_LEVEL = re.compile(f"[%/+#{_FORBIDDEN}]")
+MAX_TOPIC_BYTES = 65_535  # MQTT's limit on a topic name, in UTF-8 bytes
 
 
 class MqttConfig(EventSinkConfig):
@@ -55,15 +69,23 @@ class MqttConfig(EventSinkConfig):
         if prefix is None:
             return None
         prefix = prefix.rstrip("/")
-        if not prefix or any(c in prefix for c in "+#\0"):
-            raise ValueError("must be a topic without wildcards (+, #), e.g. syncer/shop")
+        if not prefix or _UNSAFE_IN_PREFIX.search(prefix):
+            raise ValueError(
+                "must be a topic without wildcards (+, #) or control characters, e.g. syncer/shop"
+            )
         return prefix
 
 
 def topic_level(name: str) -> str:
-    """`name` as one topic level: `/`, `+`, `#` (and `%`) percent-encoded, so an FQN never
-    splits into levels or turns into a wildcard."""
-    return name.replace("%", "%25").replace("/", "%2F").replace("+", "%2B").replace("#", "%23")
+    """`name` as one topic level: `/`, `+`, `#`, `%` and every character MQTT forbids in a
+    topic (control characters such as a newline or a tab, noncharacters) percent-encoded as
+    their UTF-8 bytes (a newline is %0A), so that a name never splits into levels, turns into a
+    wildcard or makes the broker drop the connection; `urllib.parse.unquote` decodes it."""
+    return _UNSAFE_IN_LEVEL.sub(_percent_encoded, name)
+
+
+def _percent_encoded(found: re.Match[str]) -> str:
+    return "".join(f"%{byte:02X}" for byte in found.group().encode("utf-8", "surrogatepass"))
 
 
 class MqttSink(EventSink):
@@ -78,6 +100,7 @@ class MqttSink(EventSink):
         self._client: Client | None = None
         self._connected = threading.Event()
         self._connack: ReasonCode | None = None
+        self._dropped: ReasonCode | str | None = None  # why the broker closed the connection
         self._acks: dict[int, ReasonCode] = {}
 
     @property
@@ -112,7 +135,9 @@ class MqttSink(EventSink):
             client.tls_insecure_set(not config.tls.verify)
         client.on_connect = self._on_connect
         client.on_publish = self._on_publish
+        client.on_disconnect = self._on_disconnect
         self._connected.clear()
+        self._dropped = None
         self._acks = {}
         port = config.port or (8883 if config.tls else 1883)
         try:
@@ -149,8 +174,14 @@ class MqttSink(EventSink):
         client = self._client
         assert client is not None, "open() first"
         sent: list[tuple[int, str, MQTTMessageInfo]] = []
+        refused: dict[int, Refusal] = {}
         for item in events:
-            for topic, payload, retain in self._messages(item):
+            messages = self._messages(item)
+            too_long = _too_long(messages)
+            if too_long is not None:
+                refused[item.seq] = Refusal(too_long, final=True)  # no run can send it
+                continue
+            for topic, payload, retain in messages:
                 info = client.publish(
                     topic,
                     payload,
@@ -160,9 +191,8 @@ class MqttSink(EventSink):
                 )
                 sent.append((item.seq, topic, info))
         deadline = time.monotonic() + self.config.timeout_seconds
-        refused: dict[int, Refusal] = {}
         for seq, topic, info in sent:
-            self._await(info, deadline)
+            self._await(info, topic, deadline)
             reason = self._acks.pop(info.mid, None)
             if reason is not None and reason.is_failure and seq not in refused:
                 refused[seq] = Refusal(f"{self._where} refused a publish to {topic}: {reason}")
@@ -188,16 +218,27 @@ class MqttSink(EventSink):
         properties.ContentType = "application/json"
         return properties
 
-    def _await(self, info: MQTTMessageInfo, deadline: float) -> None:
-        try:
-            info.wait_for_publish(max(0.0, deadline - time.monotonic()))
-        except (RuntimeError, ValueError) as exc:
-            raise SinkError(f"{self._where}: publish failed ({exc})") from None
-        if not info.is_published():
-            raise SinkError(
-                f"{self._where} did not acknowledge a publish within "
-                f"{self.config.timeout_seconds:g} s; raise timeout_seconds if it is busy"
-            )
+    def _await(self, info: MQTTMessageInfo, topic: str, deadline: float) -> None:
+        """Wait for the broker to acknowledge a publish; a broker that closes the connection
+        meanwhile is reported as such at once, not as a timeout."""
+        while not info.is_published():
+            if self._dropped is not None:
+                raise SinkError(
+                    f"{self._where} closed the connection ({self._dropped}) before it "
+                    f"acknowledged a publish to {topic!r}; the broker's log says why"
+                )
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise SinkError(
+                    f"{self._where} did not acknowledge a publish within "
+                    f"{self.config.timeout_seconds:g} s; raise timeout_seconds if it is busy"
+                )
+            try:
+                info.wait_for_publish(min(0.05, remaining))
+            except (RuntimeError, ValueError) as exc:
+                if self._dropped is not None:
+                    continue  # reported above, with the broker's reason
+                raise SinkError(f"{self._where}: publish failed ({exc})") from None
 
     def _on_connect(
         self, client: Client, userdata: Any, flags: Any, reason: ReasonCode, properties: Any
@@ -205,7 +246,30 @@ class MqttSink(EventSink):
         self._connack = reason
         self._connected.set()
 
+    def _on_disconnect(
+        self,
+        client: Client,
+        userdata: Any,
+        flags: Any,
+        reason: ReasonCode,
+        properties: Any,
+    ) -> None:
+        if self._client is not None:  # not our own disconnect()
+            self._dropped = reason if reason.is_failure else "without a reason"
+
     def _on_publish(
         self, client: Client, userdata: Any, mid: int, reason: ReasonCode, properties: Any
     ) -> None:
         self._acks[mid] = reason
+
+
+def _too_long(messages: list[tuple[str, bytes, bool]]) -> str | None:
+    """Why an event cannot be published (a topic longer than MQTT allows), or None."""
+    for topic, _, _ in messages:
+        size = len(topic.encode())
+        if size > MAX_TOPIC_BYTES:
+            return (
+                f"its topic would be {size:,} bytes long, more than MQTT's {MAX_TOPIC_BYTES:,}: "
+                f"{topic[:80]!r}...; shorten topic_prefix, or leave retain_state off"
+            )
+    return None

@@ -20,6 +20,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 from pydantic import Field, field_validator
+from requests.adapters import BaseAdapter
 
 from syncer.errors import SinkError
 from syncer.events import NAMESPACE, encode
@@ -27,6 +28,7 @@ from syncer.http import HttpClient, RetryPolicy, TlsConfig, error_message
 from syncer.secrets import remember
 from syncer.sinks.eventsink import EventSink, EventSinkConfig, Outgoing
 from syncer.steps import Refusal
+from syncer.urls import check_http_url
 
 # Headers syncer sets itself; `headers` in the config may not override them.
 RESERVED_HEADERS = frozenset(
@@ -65,7 +67,7 @@ class WebhookConfig(EventSinkConfig):
                 f"must be an http:// or https:// URL with a host, not {shown}; "
                 "webhooks are sent with HTTP POST"
             )
-        return url
+        return check_http_url(url)
 
     @field_validator("headers")
     @classmethod
@@ -100,9 +102,11 @@ class WebhookSink(EventSink):
     config_model = WebhookConfig
     config: WebhookConfig
 
-    def __init__(self, config: WebhookConfig) -> None:
+    def __init__(self, config: WebhookConfig, *, transport: BaseAdapter | None = None) -> None:
+        """`transport` carries every request (None: requests' own)."""
         super().__init__(config)
         remember(config.secret)  # masked everywhere, also when the sink is built in code
+        self._transport = transport
         self.group_size = config.batch_size
         self._client: HttpClient | None = None
 
@@ -151,6 +155,7 @@ class WebhookSink(EventSink):
             tls=self.config.tls,
             retry=retry,
             headers=self.config.headers,
+            transport=self._transport,
         )
 
     def _verdict(self, response: requests.Response) -> Refusal | None:

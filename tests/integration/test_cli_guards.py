@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import signal
 import time
+from collections import Counter
 from pathlib import Path
 
 import orjson
 import pytest
 
+from tests.support.receiver import Receiver, Reply
 from tests.support.workspace import Workspace, catalog
 
 pytestmark = pytest.mark.slow
@@ -38,8 +40,17 @@ def test_a_sink_that_is_down_makes_the_run_partial_exit_1_and_shows_its_backlog(
     assert "sink jsonl has 13 changes not yet delivered" in pending.stdout
 
 
+@pytest.mark.parametrize(
+    ("stop", "code", "reason"),
+    [
+        (signal.SIGINT, 130, "interrupted by the user"),
+        # what `timeout`, systemd, cron and Kubernetes send to stop a job
+        (signal.SIGTERM, 143, "stopped by SIGTERM"),
+    ],
+    ids=["SIGINT", "SIGTERM"],
+)
 def test_sigint_stops_a_run_that_the_next_run_completes(
-    tmp_path: Path, workspace: Workspace
+    tmp_path: Path, workspace: Workspace, stop: signal.Signals, code: int, reason: str
 ) -> None:
     workspace.write_source(catalog(20_000, schemas=4))
     workspace.write_config(batch_size=500)
@@ -48,15 +59,43 @@ def test_sigint_stops_a_run_that_the_next_run_completes(
     while not workspace.logged('"stream": "tables"') and time.monotonic() < deadline:
         time.sleep(0.01)
     time.sleep(0.3)
-    process.send_signal(signal.SIGINT)
-    assert process.wait(timeout=60) == 130, workspace.log.read_text()[-3000:]
-    assert workspace.query("SELECT status, error FROM run_summary") == [
-        ("interrupted", "interrupted by the user")
-    ]
+    process.send_signal(stop)
+    assert process.wait(timeout=60) == code, workspace.log.read_text()[-3000:]
+    assert workspace.query("SELECT status, error FROM run_summary") == [("interrupted", reason)]
     workspace.run()
     tables = workspace.query("SELECT count(*) FROM current_entities WHERE entity_type = 'table'")
     assert tables == [(20_000,)]
     assert workspace.query("SELECT count(*) FROM change_log WHERE kind = 'created'") == [(20_006,)]
+
+
+def test_sigterm_while_a_webhook_receiver_is_slow_saves_what_it_took_and_resends_one_request(
+    workspace: Workspace,
+) -> None:
+    entities = 33  # a service, a database, a schema, 30 tables
+    workspace.write_source(catalog(30, schemas=1))
+    workspace.env["HOOK_SECRET"] = "guards-hook-secret-5c2e8f1a"
+    hook = {"url": "", "secret": "${env:HOOK_SECRET}", "batch_size": 2}
+    with Receiver() as receiver:
+        hook["url"] = receiver.url
+        workspace.write_config(sinks=[{"type": "webhook", "name": "hook", "config": hook}])
+        receiver.default = Reply(delay=0.05)
+        process = workspace.spawn("run", workspace.config)
+        deadline = time.monotonic() + 60
+        while len(receiver.accepted()) < 4 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 143, workspace.log.read_text()[-3000:]
+        assert workspace.query("SELECT status, error FROM run_summary") == [
+            ("interrupted", "stopped by SIGTERM")
+        ]
+        # the three requests answered before the signal (six events) are recorded as taken
+        ((offset,),) = workspace.query('SELECT "offset" FROM deliveries')
+        assert offset >= 6
+        receiver.default = Reply()
+        workspace.run()
+        sent = Counter(event["id"] for event in receiver.events())
+    assert len(sent) == entities
+    assert sum(count - 1 for count in sent.values()) <= 2  # one request's worth at most
 
 
 def test_the_fail_safe_can_be_raised_for_one_run_from_the_command_line(

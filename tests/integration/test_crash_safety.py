@@ -9,6 +9,7 @@ being committed and while sinks are being fed.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from syncer.events import event_id
+from tests.support.receiver import Receiver, Reply
 from tests.support.workspace import DOUBLES, Workspace, catalog, syncer_env
 
 pytestmark = pytest.mark.slow
@@ -78,8 +81,8 @@ class KillPoint:
     ready: Callable[[Workspace, float | None, dict[str, Any]], bool]
     # what must hold right after the kill, to show it really interrupted that phase
     interrupted: Callable[[Workspace, dict[str, Any]], None]
-    # the killed run's status once the next run has looked at it: a run whose commits were all
-    # done stays `succeeded` (its delivery backlog is the next run's), an unfinished one `crashed`
+    # the killed run's status once the next run has looked at it: `crashed`, also when its
+    # commits were all done and only delivery was cut (a run ends once every sink's has)
     status: str = "crashed"
 
 
@@ -115,13 +118,11 @@ KILL_POINTS = [
         "after the first JSONL lines are written",
         lambda ws, since_tables, clean: ws.jsonl_size() > 0,
         _jsonl_cut,
-        "succeeded",
     ),
     KillPoint(
         "halfway through the JSONL output",
         lambda ws, since_tables, clean: ws.jsonl_size() > clean["jsonl_size"] // 2,
         _jsonl_cut,
-        "succeeded",
     ),
 ]
 
@@ -207,9 +208,65 @@ def test_a_run_killed_after_its_commit_but_before_delivery_leaves_the_backlog_to
 
     assert f"sink jsonl: {ENTITIES} delivered" in done.stdout
     assert f"sink duckdb: {ENTITIES} delivered" in done.stdout
-    # the killed run had committed everything, so it stays succeeded; only delivery was cut
-    assert workspace.run_statuses() == ["succeeded", "succeeded"]
+    # the killed run had committed everything, but its delivery never ended: it crashed
+    assert workspace.run_statuses() == ["crashed", "succeeded"]
     assert workspace.query("SELECT created, unchanged FROM runs WHERE run_id = 2") == [
         (0, ENTITIES)
     ]
     _assert_same_as_clean(workspace, clean)
+
+
+# --- a kill while a webhook receiver is slow to answer ------------------------------------------
+
+HOOK_TABLES = 40
+HOOK_SECRET = "crash-safety-hook-secret-5c2e8f1a"
+
+
+def _hook_workspace(root: Path, receiver: Receiver, batch_size: int) -> Workspace:
+    """A small workflow whose only sink is a webhook to `receiver`, `batch_size` per request."""
+    root.mkdir()
+    workspace = Workspace(root, {**syncer_env(), "HOOK_SECRET": HOOK_SECRET})
+    workspace.write_source(catalog(HOOK_TABLES, schemas=1))
+    hook = {"url": receiver.url, "secret": "${env:HOOK_SECRET}", "batch_size": batch_size}
+    workspace.write_config(sinks=[{"type": "webhook", "name": "hook", "config": hook}])
+    return workspace
+
+
+def _kill_while_delivering(workspace: Workspace, receiver: Receiver) -> None:
+    """Run, SIGKILL once the receiver has taken a few requests, then run again to the end."""
+    receiver.default = Reply(delay=0.05)
+    process = workspace.spawn("run", workspace.config)
+    assert workspace.kill_when(process, lambda: len(receiver.accepted()) >= 5)
+    receiver.default = Reply()
+    workspace.run()
+
+
+def test_a_run_killed_while_its_sinks_drain_is_marked_crashed_by_the_next(tmp_path: Path) -> None:
+    with Receiver() as receiver:
+        workspace = _hook_workspace(tmp_path / "ws", receiver, batch_size=1)
+        receiver.default = Reply(delay=0.05)
+        process = workspace.spawn("run", workspace.config)
+        assert workspace.kill_when(process, lambda: len(receiver.accepted()) >= 5)
+
+        # everything was committed, and the run is still delivering: it has not succeeded
+        assert workspace.run_statuses() == ["running"]
+        receiver.default = Reply()
+        workspace.run()
+
+    assert workspace.run_statuses() == ["crashed", "succeeded"]
+
+
+@pytest.mark.parametrize("batch_size", [1, 4])
+def test_a_kill_during_webhook_delivery_sends_at_most_the_request_in_flight_again(
+    tmp_path: Path, batch_size: int
+) -> None:
+    with Receiver() as receiver:
+        workspace = _hook_workspace(tmp_path / "ws", receiver, batch_size)
+        _kill_while_delivering(workspace, receiver)
+        sent = Counter(event["id"] for event in receiver.events())
+
+    # every event arrived; the ones that came twice are one request's worth at most
+    seqs = workspace.query("SELECT seq FROM changes")
+    assert set(sent) == {event_id(workspace.workflow, seq) for (seq,) in seqs}
+    assert len(sent) == HOOK_TABLES + 3
+    assert sum(count - 1 for count in sent.values()) <= batch_size

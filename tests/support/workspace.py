@@ -235,13 +235,15 @@ class Workspace:
         }
 
     def jsonl_lines(self) -> list[dict[str, Any]]:
-        """The JSONL output, one dict per line, without the run id (it differs between runs)."""
+        """The JSONL output, one dict per line, without the run id (it differs between runs) and
+        the state file's id (it differs between workspaces)."""
         if not self.jsonl.exists():
             return []
         lines = []
         for raw in self.jsonl.read_bytes().splitlines():
             line = orjson.loads(raw)
             line.pop("runId")
+            line.pop("state")
             lines.append(line)
         return lines
 

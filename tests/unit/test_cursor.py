@@ -1,4 +1,5 @@
-"""Cursor arithmetic: the inclusive lower bound, lookback, advancing, and watermarks as text."""
+"""Cursor arithmetic: the inclusive lower bound, lookback, advancing, watermarks as text, and
+the limit a time cursor's watermark never passes (the run's start plus a tolerance)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,16 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from syncer.cursor import CursorValueError, from_text, later, lower_bound, to_text
+from syncer.cursor import (
+    CursorValueError,
+    beyond,
+    from_text,
+    later,
+    limit,
+    lower_bound,
+    shown,
+    to_text,
+)
 from syncer.steps import Cursor, CursorKind, CursorValue
 
 NOON = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -81,3 +91,70 @@ def test_a_naive_datetime_is_stored_as_utc() -> None:
 def test_a_value_of_the_wrong_kind_is_refused(value: CursorValue, kind: CursorKind) -> None:
     with pytest.raises(CursorValueError, match=r"expected an? "):
         to_text(value, kind)
+
+
+# --- the limit: a watermark never passes the run's start plus the tolerance -------------------
+
+FIVE_MINUTES = timedelta(minutes=5)
+NOON_MS = 1714564800000  # NOON in milliseconds since the epoch
+EPOCH_MS = Cursor("timestamp", kind="integer", unit="epoch_ms")
+EPOCH_S = Cursor("at", kind="integer", unit="epoch_s")
+
+
+def test_a_datetime_cursor_is_limited_to_the_start_plus_the_tolerance() -> None:
+    assert limit(NOON, Cursor("updated_at"), FIVE_MINUTES) == NOON + FIVE_MINUTES
+    assert limit(NOON, Cursor("updated_at"), timedelta(0)) == NOON
+
+
+def test_a_naive_start_is_taken_as_utc() -> None:
+    assert limit(datetime(2024, 5, 1, 12, 0), Cursor("updated_at"), timedelta(0)) == NOON
+
+
+def test_an_epoch_cursor_is_limited_in_its_own_unit_exactly() -> None:
+    assert limit(NOON, EPOCH_MS, FIVE_MINUTES) == NOON_MS + 300_000
+    assert limit(NOON, EPOCH_S, FIVE_MINUTES) == NOON_MS // 1000 + 300
+    # integer arithmetic: no millisecond lost to a float
+    odd = NOON + timedelta(microseconds=999_999)
+    assert limit(odd, EPOCH_MS, timedelta(0)) == NOON_MS + 999
+
+
+@pytest.mark.parametrize(
+    "cursor", [Cursor("seq", kind="integer"), Cursor("month", kind="string")], ids=str
+)
+def test_a_cursor_that_is_not_a_time_has_no_limit(cursor: Cursor) -> None:
+    assert limit(NOON, cursor, FIVE_MINUTES) is None
+    assert not beyond(10**18, None) and not beyond("9999-12", None)
+
+
+def test_a_value_is_beyond_only_when_strictly_past_the_limit() -> None:
+    ceiling = NOON + FIVE_MINUTES
+    assert beyond(datetime(2099, 1, 1, tzinfo=UTC), ceiling)
+    assert beyond(ceiling + timedelta(microseconds=1), ceiling)
+    assert not beyond(ceiling, ceiling)
+    assert not beyond(NOON - timedelta(days=365), ceiling)
+    assert not beyond(None, ceiling)
+    assert beyond(NOON_MS + 1, NOON_MS) and not beyond(NOON_MS, NOON_MS)
+
+
+def test_a_naive_value_is_compared_as_utc() -> None:
+    assert beyond(datetime(2024, 5, 1, 12, 0, 1), NOON)
+    assert not beyond(datetime(2024, 5, 1, 14, 0, tzinfo=timezone(timedelta(hours=2))), NOON)
+
+
+def test_values_of_another_kind_than_the_limit_are_never_beyond_it() -> None:
+    assert not beyond(10**18, NOON)
+    assert not beyond(datetime(2099, 1, 1, tzinfo=UTC), NOON_MS)
+    assert not beyond(True, 0)
+
+
+def test_only_an_integer_cursor_takes_a_unit() -> None:
+    with pytest.raises(TypeError, match="only an integer cursor takes a unit"):
+        Cursor("updated_at", kind="datetime", unit="epoch_ms")
+
+
+def test_an_epoch_value_is_shown_with_the_time_it_stands_for() -> None:
+    assert shown(NOON_MS, EPOCH_MS) == f"{NOON_MS} (2024-05-01T12:00:00+00:00)"
+    assert shown(NOON_MS // 1000, EPOCH_S) == f"{NOON_MS // 1000} (2024-05-01T12:00:00+00:00)"
+    assert shown(10**30, EPOCH_MS) == str(10**30)  # past any date: just the number
+    assert shown(7, Cursor("seq", kind="integer")) == "7"
+    assert shown(datetime(2024, 5, 1, 12, 0), Cursor("updated_at")) == NOON.isoformat()

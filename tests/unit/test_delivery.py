@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from state import changelog
 from syncer.delivery import deliver
+from syncer.sinks.eventsink import EventSink, EventSinkConfig, Outgoing
 from syncer.sinks.jsonl import JsonlConfig, JsonlSink
 from syncer.statefile import open_state
+from syncer.steps import Change, History, Refusal, Refusals
 from tests.support.engine import SCHEMA, Engine, table, tables
 from tests.support.sinks import MemorySink
 
@@ -137,3 +142,73 @@ def test_workflows_sharing_a_state_file_deliver_only_their_own_changes(tmp_path:
     crm.run(sinks={"memory": crm_sink})
     assert crm_sink.keys == ["svc", "svc.db", SCHEMA, f"{SCHEMA}.c00"]
     assert {c.workflow for c in crm_sink.written} == {"crm"}
+
+
+# --- sinks that send requests: one request's worth at a time, each acknowledgement saved ------
+
+
+def test_a_sink_that_sends_requests_gets_one_at_a_time_and_each_is_recorded(
+    engine: Engine,
+) -> None:
+    engine.run()
+
+    class Requests(MemorySink):
+        def __init__(self) -> None:
+            super().__init__()
+            self.requests: list[list[int]] = []
+
+        @property
+        def request_size(self) -> int:
+            return 2
+
+        def write(self, changes: Sequence[Change]) -> Refusals:
+            self.requests.append([c.seq for c in changes])
+            self.down = len(self.requests) == 3  # the receiver goes away at the third
+            return super().write(changes)
+
+    sink = Requests()
+    store = open_state(engine.state_path)
+    try:
+        (report,) = deliver(store, engine.workflow, [("requests", sink)])
+    finally:
+        store.close()
+    assert sink.requests == [[1, 2], [3, 4], [5, 6]]
+    # the two requests answered are saved: a run after a kill would send only the third again
+    assert report.delivered == 4 and report.backlog == 2
+    assert offsets(engine) == {"requests": 4}
+
+
+def test_an_event_sink_sends_a_request_per_group_and_histories_are_read_once_a_page(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine.run()
+    reads: list[list[int]] = []
+    read_histories = changelog.histories
+
+    def counted(connection: Any, seqs: Sequence[int]) -> dict[int, History]:
+        reads.append(list(seqs))
+        return read_histories(connection, seqs)
+
+    monkeypatch.setattr(changelog, "histories", counted)
+
+    class Collecting(EventSink):
+        config_model = EventSinkConfig
+
+        def __init__(self) -> None:
+            super().__init__(EventSinkConfig())
+            self.group_size = 2
+            self.sent: list[list[tuple[int, float]]] = []
+
+        def send(self, events: Sequence[Outgoing]) -> dict[int, Refusal]:
+            self.sent.append([(e.seq, e.event["currentVersion"]) for e in events])
+            return {}
+
+    sink = Collecting()
+    store = open_state(engine.state_path)
+    try:
+        (report,) = deliver(store, engine.workflow, [("events", sink)])
+    finally:
+        store.close()
+    assert sink.sent == [[(1, 0.1), (2, 0.1)], [(3, 0.1), (4, 0.1)], [(5, 0.1), (6, 0.1)]]
+    assert reads == [[1, 2, 3, 4, 5, 6]]
+    assert report.delivered == 6 and offsets(engine) == {"events": 6}

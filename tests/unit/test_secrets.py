@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import io
+import json
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import duckdb
 import keyring
@@ -15,7 +19,18 @@ import structlog
 from syncer import logging as logs
 from syncer import secrets
 from syncer.config import load
-from syncer.errors import ConfigError, SecretError
+from syncer.errors import BadResponse, ConfigError, SecretError
+from syncer.http import (
+    ERROR_TEXT_LIMIT,
+    ApiKeyAuthConfig,
+    BasicAuthConfig,
+    BearerToken,
+    HttpClient,
+    authenticator,
+    error_message,
+    json_of,
+)
+from syncer.testing.http import FakeTransport, Reply
 from tests.support.engine import catalog, tables
 from tests.support.keyrings import LockedKeyring, MemoryKeyring
 from tests.support.runs import run_workflow
@@ -276,3 +291,196 @@ def test_a_sink_built_from_a_resolved_config_holds_the_value(
     # the config fingerprint is of the references as written, never of their values
     memory_keyring.set_password("catalog", "bot", "kr-value-4")
     assert load(path).fingerprint == loaded.fingerprint
+
+
+# --- secrets in other clothes -----------------------------------------------------------------
+
+# / and + are URL-encoded, ' and " escaped by repr and JSON, é escaped by JSON and bytes' repr.
+ODD = "odd-Kx3/b+c'd\"é"
+
+
+@pytest.mark.parametrize("variable", ["tok-9Wd2\n", "  tok-9Wd2\r\n", "\ttok-9Wd2 "])
+def test_a_resolved_value_is_stripped_of_surrounding_whitespace(
+    monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    monkeypatch.setenv("SYNCER_TEST_FILE_TOKEN", variable)
+    assert secrets.resolve("Bearer ${env:SYNCER_TEST_FILE_TOKEN}") == "Bearer tok-9Wd2"
+    assert "tok-9Wd2" not in secrets.redact(repr(f"Bearer {variable}".encode()))
+
+
+def test_a_keyring_value_is_stripped_too(memory_keyring: MemoryKeyring) -> None:
+    memory_keyring.set_password("catalog", "bot", "kr-value-5\n")
+    assert secrets.resolve("${keyring:catalog/bot}") == "kr-value-5"
+
+
+def test_a_token_from_a_file_with_a_newline_makes_a_valid_header(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SYNCER_TEST_FILE_TOKEN", TOKEN + "\n")
+    token = secrets.resolve("${env:SYNCER_TEST_FILE_TOKEN}")
+    transport = FakeTransport(Reply(json={"ok": True}))
+    client = HttpClient("https://api.example", auth=BearerToken(token), transport=transport)
+
+    assert client.get_json("/things") == {"ok": True}
+    assert transport.requests[0].headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+@pytest.mark.parametrize(
+    ("form", "shown"),
+    [
+        ("raw", ODD),
+        ("quote", quote(ODD)),
+        ("quote without safe characters", quote(ODD, safe="")),
+        ("quote_plus", quote_plus(ODD)),
+        ("quote_plus, lower-case hex", re.sub("%..", lambda m: m[0].lower(), quote_plus(ODD))),
+        ("JSON", json.dumps(ODD)[1:-1]),
+        ("JSON, utf-8", json.dumps(ODD, ensure_ascii=False)[1:-1]),
+        ("JSON, escaped slash", json.dumps(ODD)[1:-1].replace("/", "\\/")),
+        ("repr", repr(ODD)[1:-1]),
+        ("repr of the utf-8 bytes", repr(ODD.encode())[2:-1]),
+        ("repr of the latin-1 bytes", repr(ODD.encode("latin-1"))[2:-1]),
+    ],
+)
+def test_a_secret_is_masked_in_every_form_it_may_be_shown_in(form: str, shown: str) -> None:
+    secrets.remember(ODD)
+    assert shown in f"<{shown}>"
+    assert secrets.redact(f"said: <{shown}>") == "said: <***>", form
+
+
+def test_a_repr_of_a_secret_with_a_newline_is_masked() -> None:
+    secrets.remember("tok-9Wd2\n")
+    assert secrets.redact("Invalid header value b'Bearer tok-9Wd2\\n'") == (
+        "Invalid header value b'Bearer ***'"
+    )
+
+
+@pytest.mark.parametrize("text", ["it's-Kx3", 'say "it\'s-Kx3"'])
+def test_a_quote_in_a_secret_is_masked_whichever_way_repr_escapes_it(text: str) -> None:
+    secrets.remember("it's-Kx3")
+    assert "Kx3" not in secrets.redact(repr(text))
+
+
+@pytest.mark.parametrize("charset", ["latin-1", "utf-8"])
+def test_a_basic_auth_pair_is_masked_as_its_base64(charset: str) -> None:
+    secrets.remember_basic("m", ODD)
+    header = base64.b64encode(f"m:{ODD}".encode(charset)).decode()
+
+    assert secrets.redact(f"Authorization=Basic {header}") == "Authorization=Basic ***"
+    assert secrets.redact(f"Basic%20{quote(header, safe='')}") == "Basic%20***"
+    assert secrets.redact(ODD) == "***"
+
+
+def test_the_http_clients_basic_auth_masks_the_header_a_server_echoes() -> None:
+    auth = authenticator(BasicAuthConfig(type="basic", username="m", password=PASSWORD))
+    transport = FakeTransport(
+        lambda request: Reply(401, json={"message": f"bad {request.headers['Authorization']}"})
+    )
+    response = HttpClient("https://api.example", auth=auth, transport=transport).request(
+        "GET", "/things"
+    )
+
+    assert error_message(response) == "HTTP 401: bad Basic ***"
+
+
+def test_a_query_api_key_echoed_url_encoded_is_masked() -> None:
+    auth = authenticator(
+        ApiKeyAuthConfig(type="api_key", name="api_key", api_key=ODD, location="query")
+    )
+    transport = FakeTransport(lambda request: Reply(401, json={"message": f"no: {request.url}"}))
+    response = HttpClient("https://api.example", auth=auth, transport=transport).request(
+        "GET", "/things"
+    )
+
+    assert quote_plus(ODD) in str(transport.requests[0].url)
+    assert error_message(response) == "HTTP 401: no: https://api.example/things?api_key=***"
+
+
+def test_the_pairs_of_a_resolved_config_are_masked_as_basic_auth(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SYNCER_TEST_DB_PW", "db-pw%2Fx")  # URL-encoded in the URL
+    monkeypatch.setenv("SYNCER_TEST_BOT_PW", "bot-pw-4")
+    config = secrets.resolve(
+        {
+            "source": {"url": "postgresql://reader:${env:SYNCER_TEST_DB_PW}@db:5432/sales"},
+            "sinks": [{"auth": {"user": "bot", "password": "${env:SYNCER_TEST_BOT_PW}"}}],
+            "other": {"username": "plain", "password": "not-from-a-reference"},
+        }
+    )
+    secrets.remember_credentials(config)
+
+    def basic(pair: str) -> str:
+        return base64.b64encode(pair.encode()).decode()
+
+    assert secrets.redact(basic("reader:db-pw/x")) == "***"  # as SQLAlchemy decodes it
+    assert secrets.redact("db-pw/x") == "***"
+    assert secrets.redact(basic("reader:db-pw%2Fx")) == "***"
+    assert secrets.redact(basic("bot:bot-pw-4")) == "***"
+    # a value the config wrote itself is not a secret syncer knows of
+    assert secrets.redact(basic("plain:not-from-a-reference")) != "***"
+
+
+def test_load_remembers_the_basic_auth_form_of_a_url_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYNCER_TEST_PASSWORD", PASSWORD + "\n")
+    path = tmp_path / "workflow.yaml"
+    path.write_text(
+        "workflow: shop\n"
+        "source: {type: sql, config: {url: 'postgresql://u:${env:SYNCER_TEST_PASSWORD}@db/shop'}}\n"
+    )
+    load(path)
+    assert secrets.redact(base64.b64encode(f"u:{PASSWORD}".encode()).decode()) == "***"
+
+
+def test_an_error_body_is_masked_then_cut_to_a_few_hundred_characters() -> None:
+    # the secret straddles the cut: cutting first would show its first half
+    body = "x" * (ERROR_TEXT_LIMIT - 15) + TOKEN + "y" * 5000  # after "HTTP 403: "
+    secrets.remember(TOKEN)
+    transport = FakeTransport([Reply(403, json={"message": body}), Reply(401, content=body)])
+    client = HttpClient("https://api.example", transport=transport)
+
+    for _ in range(2):
+        response = client.request("GET", "/things")
+        said = error_message(response)
+        assert len(said) <= ERROR_TEXT_LIMIT + 1 and said.endswith("…")
+        assert TOKEN[:5] not in said
+
+
+def test_json_of_cuts_the_words_of_an_explain_too() -> None:
+    transport = FakeTransport(Reply(422, json={"detail": "z" * 5000}))
+    response = HttpClient("https://api.example", transport=transport).request("GET", "/dags")
+
+    with pytest.raises(BadResponse) as caught:
+        json_of(response, explain=lambda r: f"HTTP 422 ({r.json()['detail']})")
+
+    assert "z" * (ERROR_TEXT_LIMIT + 1) not in str(caught.value)
+
+
+def test_nested_values_objects_and_tracebacks_in_log_lines_are_masked(
+    json_logs: io.StringIO,
+) -> None:
+    secrets.remember(ODD)
+    log = structlog.get_logger("test")
+    try:
+        raise ValueError(f"Invalid header value {(ODD + chr(10)).encode()!r}")
+    except ValueError as exc:
+        log.error("failed", exc_info=True, detail={"urls": [f"https://x/?k={quote_plus(ODD)}"]})
+        log.warning("object", error=exc, pair=(1, ODD))
+
+    logged = json_logs.getvalue()
+    assert "Traceback" in logged and logged.count("***") >= 4
+    for form in (ODD, quote_plus(ODD), repr(ODD.encode())[2:-1], json.dumps(ODD)[1:-1]):
+        assert form not in logged
+
+
+def test_an_uncaught_error_prints_a_masked_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    secrets.remember(TOKEN)
+    try:
+        raise RuntimeError(f"token {TOKEN!r} refused")
+    except RuntimeError as exc:
+        logs.print_masked_traceback(type(exc), exc, exc.__traceback__)
+
+    printed = capsys.readouterr().err
+    assert "Traceback" in printed and "RuntimeError: token '***' refused" in printed
+    assert TOKEN not in printed

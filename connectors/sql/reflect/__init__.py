@@ -17,6 +17,8 @@ from connectors.sql.reflect.generic import GenericReflector
 from connectors.sql.reflect.model import (
     CheckLine,
     ChecksPrivileges,
+    LooksUp,
+    Lookup,
     NameFilter,
     RawColumn,
     RawForeignKey,
@@ -34,6 +36,8 @@ __all__ = [
     "ChecksPrivileges",
     "DuckDBReflector",
     "GenericReflector",
+    "LooksUp",
+    "Lookup",
     "NameFilter",
     "RawColumn",
     "RawForeignKey",

@@ -11,7 +11,7 @@ from typing import Any
 
 import duckdb
 
-from connectors.sql.reflect.model import NameFilter, RawColumn, RawForeignKey, RawTable
+from connectors.sql.reflect.model import Lookup, NameFilter, RawColumn, RawForeignKey, RawTable
 
 # Schemas DuckDB creates for compatibility, not for data.
 _SYSTEM_SCHEMAS = ("information_schema", "pg_catalog", "temp")
@@ -59,6 +59,31 @@ class DuckDBReflector:
             self._add_columns(schema, tables)
             self._add_constraints(schema, tables)
         return [tables[n] for n in sorted(tables)]
+
+    def lookup(self, schema: str, table: str | None = None) -> Lookup:
+        """A schema of the file by name, or a table or view of it."""
+        if schema in _SYSTEM_SCHEMAS:
+            return Lookup(False)
+        if table is None:
+            found = self._query(
+                "SELECT 1 FROM duckdb_schemas() WHERE database_name = current_database()"
+                " AND schema_name = ?",
+                schema,
+            )
+            return Lookup(bool(found))
+        rows = self._query(
+            f"SELECT 'table' FROM duckdb_tables() WHERE {_HERE} AND table_name = ?"
+            " AND NOT temporary UNION ALL"
+            f" SELECT 'view' FROM duckdb_views() WHERE {_HERE} AND view_name = ?"
+            " AND NOT internal AND NOT temporary",
+            schema,
+            table,
+            schema,
+            table,
+        )
+        if not rows:
+            return Lookup(False)
+        return Lookup(True, "view" if rows[0][0] == "view" else "table")
 
     def close(self) -> None:
         self.conn.close()

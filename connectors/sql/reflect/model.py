@@ -83,6 +83,30 @@ class ChecksPrivileges(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class Lookup:
+    """What one catalog lookup found of a schema, or of a table of it.
+
+    When it was not found but may only be hidden from the login user (MySQL shows only what the
+    user holds a privilege on), `hidden` says why a miss is not certain and `grant` what would
+    make it so.
+    """
+
+    found: bool
+    kind: TableKind | None = None  # a table's kind, when it was found
+    hidden: str | None = None
+    grant: str | None = None
+
+
+class LooksUp(Protocol):
+    """A reflector that can look one schema or table up, with one catalog query: what the
+    source asks before the engine deletes one (`Source.exists`)."""
+
+    def lookup(self, schema: str, table: str | None = None) -> Lookup:
+        """The schema, or with `table` that table or view of it; a system schema is not found."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
 class LoggedStatement:
     """One statement a server's query log kept: its id, its (normalized) text, how often it
     ran, and (MySQL) the database it ran in, which unqualified names belong to."""

@@ -23,8 +23,10 @@ database would look empty, and its tables deleted. `tables` therefore asks the s
 SHOW DATABASES privilege when they hold no privilege in that database); the source turns that
 into a record error, and the engine skips deletions for the run. A user without the global
 SHOW DATABASES privilege does not even see such a database listed: MySQL makes that case
-indistinguishable from a dropped database, and only the engine's fail-safe share guards it.
-Grant `SHOW DATABASES` (or read access on `*.*`) to a metadata reader.
+indistinguishable from a dropped database. Before the engine deletes one, the source looks it
+up (`lookup`), and for such a user answers that it cannot tell, naming the GRANT that would let
+it; the engine then keeps it unless deletions are allowed (`--allow-deletions`). Grant `SHOW
+DATABASES` (or read access on `*.*`) to a metadata reader.
 
 Query log. `query_log` reads `performance_schema.events_statements_history_long`, the server's
 ring buffer of its last statements (10,000 by default), with their text, literals included, and
@@ -37,7 +39,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -47,6 +49,7 @@ from sqlalchemy.exc import DBAPIError
 from connectors.sql.reflect.model import (
     CheckLine,
     LoggedStatement,
+    Lookup,
     NameFilter,
     QueryLogUnavailable,
     RawColumn,
@@ -54,6 +57,13 @@ from connectors.sql.reflect.model import (
     RawTable,
     TableKind,
     reflection_order,
+)
+from connectors.sql.reflect.mysql_grants import (
+    Grants,
+    fetch,
+    grants_of,
+    privilege_checks,
+    readable,
 )
 from syncer.errors import SourceError
 from syncer.text import first_line
@@ -67,7 +77,6 @@ _KINDS: dict[str, TableKind] = {
     "VIEW": "view",
 }
 # MySQL's "access denied" error codes: to a database, to a table, to a column.
-_ACCESS_DENIED = frozenset({1044, 1142, 1143})
 # MariaDB stores JSON as LONGTEXT with this check; the declared type is more useful.
 _JSON_CHECK = re.compile(r"json_valid\(`((?:[^`]|``)+)`\)", re.IGNORECASE)
 
@@ -100,6 +109,13 @@ WHERE TABLE_SCHEMA = %s AND TABLE_NAME IN %s
 _JSON_COLUMNS = """
 SELECT TABLE_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS
 WHERE CONSTRAINT_SCHEMA = %s AND TABLE_NAME IN %s AND CHECK_CLAUSE LIKE 'json_valid(%%'
+"""
+# Point lookups before a deletion; names are compared exactly in Python, since
+# information_schema may compare them without regard to case.
+_LOOKUP_SCHEMA = "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s"
+_LOOKUP_TABLE = """
+SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES
+WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s
 """
 # Statements the query log keeps for lineage: the rest are not parsed.
 _QUERY_LOG_KEYWORDS = re.compile(r"\b(insert|create|update|replace)\b", re.IGNORECASE)
@@ -145,6 +161,7 @@ class MySQLReflector:
         self.statement_timeout_seconds = statement_timeout_seconds
         self.page_size = max(1, page_size)
         event.listen(engine, "connect", self._set_statement_timeout)
+        self._grants: Grants | None = None  # read on the first lookup that misses
 
     def schemas(self) -> list[str]:
         with self.engine.connect() as conn:
@@ -156,10 +173,10 @@ class MySQLReflector:
     def tables(self, schema: str, keep: NameFilter) -> Iterator[RawTable]:
         """The kept tables and views of `schema`, page by page, in `reflection_order`."""
         with self.engine.connect() as conn:
-            _check_readable(conn, schema)
+            _checkreadable(conn, schema)
             # (name, kind, comment) of every kept relation: all that is held for the schema.
             listed: list[tuple[str, TableKind, str | None]] = []
-            for name, type_, comment in _rows(conn, _TABLES, schema):
+            for name, type_, comment in fetch(conn, _TABLES, schema):
                 kind = _KINDS.get(type_)
                 if kind is not None and keep(name):
                     listed.append((name, kind, comment or None))
@@ -173,7 +190,7 @@ class MySQLReflector:
                 names = tuple(page)
                 _add_columns(conn, schema, names, page)
                 _add_keys(conn, schema, names, page)
-                for name, definition in _rows(conn, _VIEWS, schema, names):
+                for name, definition in fetch(conn, _VIEWS, schema, names):
                     if name in page:
                         # Empty when the user lacks SHOW VIEW: the view syncs, without lineage.
                         page[name].definition = definition or None
@@ -186,65 +203,7 @@ class MySQLReflector:
     def privilege_checks(self, schemas: list[str]) -> list[CheckLine]:
         """SHOW DATABASES, some privilege in each kept database, and SHOW VIEW on them."""
         with self.engine.connect() as conn:
-            current = str(conn.exec_driver_sql("SELECT CURRENT_USER()").scalar())
-            user, _, host = current.rpartition("@")
-            grantee = f"'{user}'@'{host}'"
-            granted = {str(p).upper() for (p,) in _rows(conn, _USER_PRIVILEGES, grantee)}
-            per_schema = [
-                (str(pattern), str(p).upper())
-                for pattern, p in _rows(conn, _SCHEMA_PRIVILEGES, grantee)
-            ]
-            checks: list[CheckLine] = []
-            if "SHOW DATABASES" in granted:
-                checks.append(("SHOW DATABASES", True, "granted"))
-            else:
-                checks.append(
-                    (
-                        "SHOW DATABASES",
-                        True,
-                        "warning: not granted, so a database whose access is revoked looks"
-                        f" dropped; GRANT SHOW DATABASES ON *.* TO {grantee}",
-                    )
-                )
-            readable = []
-            for schema in schemas:
-                quoted = "`" + schema.replace("`", "``") + "`"
-                if _readable(conn, schema):
-                    readable.append(schema)
-                    checks.append((f"database {schema}", True, "readable"))
-                else:
-                    checks.append(
-                        (
-                            f"database {schema}",
-                            False,
-                            f"{current} holds no privilege in it:"
-                            f" GRANT SELECT, SHOW VIEW ON {quoted}.* TO {grantee}",
-                        )
-                    )
-        if "SHOW VIEW" in granted:
-            checks.append(("SHOW VIEW", True, "granted on *.*"))
-            return checks
-        missing = [
-            s
-            for s in readable
-            if not any(p == "SHOW VIEW" and _like(pattern, s) for pattern, p in per_schema)
-        ]
-        if not missing:
-            checks.append(("SHOW VIEW", True, "granted on every kept database"))
-        else:
-            shown = ", ".join(missing[:3]) + (
-                f" and {len(missing) - 3} more" if len(missing) > 3 else ""
-            )
-            first = "`" + missing[0].replace("`", "``") + "`"
-            checks.append(
-                (
-                    "SHOW VIEW",
-                    True,
-                    f"warning: missing on {shown}, whose views sync without SQL or lineage;"
-                    f" GRANT SHOW VIEW ON {first}.* TO {grantee}",
-                )
-            )
-        return checks
+            return privilege_checks(conn, self._privileges(conn), schemas)
 
     def query_log(self) -> list[LoggedStatement]:
         """The statements in performance_schema's history that may write a table, one per
@@ -263,12 +222,12 @@ class MySQLReflector:
                     raise _unavailable("performance_schema is OFF", user)
                 enabled = {
                     str(n): str(e).upper() == "YES"
-                    for n, e in _rows(conn, _CONSUMERS_SQL, _CONSUMERS)
+                    for n, e in fetch(conn, _CONSUMERS_SQL, _CONSUMERS)
                 }
                 off = [c for c in _CONSUMERS if not enabled.get(c)]
                 if off:
                     raise _unavailable(f"consumer {', '.join(off)} is disabled", user)
-                rows = _rows(conn, _QUERY_LOG_SQL, SYSTEM_SCHEMAS)
+                rows = fetch(conn, _QUERY_LOG_SQL, SYSTEM_SCHEMAS)
         except DBAPIError as err:
             raise _unavailable(first_line(err.orig or err), user) from err
         # (database, digest) → [text, calls]; the smallest text, so each run keeps the same one.
@@ -292,6 +251,49 @@ class MySQLReflector:
             )
         ]
 
+    def lookup(self, schema: str, table: str | None = None) -> Lookup:
+        """A database (a schema here) by name, or a table or view of it.
+
+        information_schema shows only what the user holds a privilege on, so a miss is certain
+        only when the user sees every database (SHOW DATABASES, or SELECT on *.*) or, for a
+        table, every table of its database (a privilege on the whole database, or SELECT on
+        *.*); otherwise the lookup says what is hidden and which GRANT would tell.
+        """
+        if schema.lower() in SYSTEM_SCHEMAS:
+            return Lookup(False)
+        with self.engine.connect() as conn:
+            if table is None:
+                if schema in {str(name) for (name,) in fetch(conn, _LOOKUP_SCHEMA, schema)}:
+                    return Lookup(True)
+                grants = self._privileges(conn)
+                if grants.sees_every_database:
+                    return Lookup(False)
+                return Lookup(
+                    False,
+                    hidden=f"user {grants.grantee} lacks SHOW DATABASES, so a database whose"
+                    " access was revoked looks dropped",
+                    grant=f"GRANT SHOW DATABASES ON *.* TO {grants.grantee}",
+                )
+            rows = fetch(conn, _LOOKUP_TABLE, schema, table)
+            kinds = [_KINDS.get(str(type_)) for name, type_ in rows if str(name) == table]
+            if kinds and kinds[0] is not None:
+                return Lookup(True, kinds[0])
+            grants = self._privileges(conn)
+            if grants.sees_every_table_of(schema):
+                return Lookup(False)
+            quoted = "`" + schema.replace("`", "``") + "`"
+            return Lookup(
+                False,
+                hidden=f"user {grants.grantee} holds privileges on single tables of {schema}"
+                " only, so a table whose access was revoked looks dropped",
+                grant=f"GRANT SELECT, SHOW VIEW ON {quoted}.* TO {grants.grantee}",
+            )
+
+    def _privileges(self, conn: sa.Connection) -> Grants:
+        if self._grants is None:
+            self._grants = grants_of(conn)
+        return self._grants
+
     def close(self) -> None:
         event.remove(self.engine, "connect", self._set_statement_timeout)
         self.engine.dispose()
@@ -310,49 +312,16 @@ class MySQLReflector:
             cursor.close()
 
 
-_USER_PRIVILEGES = (
-    "SELECT PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = %s"
-)
-# TABLE_SCHEMA is a LIKE pattern when the grant was written with wildcards.
-_SCHEMA_PRIVILEGES = (
-    "SELECT TABLE_SCHEMA, PRIVILEGE_TYPE FROM information_schema.SCHEMA_PRIVILEGES"
-    " WHERE GRANTEE = %s"
-)
-
-
-def _like(pattern: str, name: str) -> bool:
-    """Whether a grant's database pattern (`%`, `_`, `\\` escapes) matches `name`."""
-    regex, escaped = "", False
-    for char in pattern:
-        if escaped:
-            regex += re.escape(char)
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char == "%":
-            regex += ".*"
-        elif char == "_":
-            regex += "."
-        else:
-            regex += re.escape(char)
-    return re.fullmatch(regex, name, re.DOTALL) is not None
-
-
 def _is_mariadb(conn: sa.Connection) -> bool:
     # SQLAlchemy's mysql dialect learns which server it talks to when it first connects.
     return bool(getattr(conn.dialect, "is_mariadb", False))
 
 
-def _rows(conn: sa.Connection, sql: str, *params: str | Sequence[str]) -> list[Any]:
-    # PyMySQL writes a tuple parameter as a parenthesized list: `IN %s` takes a page's names.
-    return list(conn.exec_driver_sql(sql, params).all())
-
-
-def _check_readable(conn: sa.Connection, schema: str) -> None:
+def _checkreadable(conn: sa.Connection, schema: str) -> None:
     """Fail when the user holds no privilege in `schema`: information_schema would show it as
     empty, and its tables would be taken for dropped."""
     quoted = "`" + schema.replace("`", "``") + "`"
-    if not _readable(conn, schema):
+    if not readable(conn, schema):
         user = conn.exec_driver_sql("SELECT CURRENT_USER()").scalar()
         raise SourceError(
             f"user {user} may not read database {schema}; grant it SELECT, SHOW VIEW ON"
@@ -360,23 +329,10 @@ def _check_readable(conn: sa.Connection, schema: str) -> None:
         ) from None
 
 
-def _readable(conn: sa.Connection, schema: str) -> bool:
-    """Whether the user holds some privilege in `schema` (`SHOW CREATE DATABASE` succeeds)."""
-    quoted = "`" + schema.replace("`", "``") + "`"
-    try:
-        conn.exec_driver_sql(f"SHOW CREATE DATABASE {quoted}").all()
-    except DBAPIError as err:
-        code = err.orig.args[0] if err.orig is not None and err.orig.args else None
-        if code not in _ACCESS_DENIED:
-            raise
-        return False
-    return True
-
-
 def _add_columns(
     conn: sa.Connection, schema: str, names: tuple[str, ...], tables: dict[str, RawTable]
 ) -> None:
-    rows = _rows(conn, _COLUMNS, schema, names)
+    rows = fetch(conn, _COLUMNS, schema, names)
     for table, name, type_, nullable, default, comment, ordinal in rows:
         if table in tables:
             tables[table].columns.append(
@@ -397,7 +353,7 @@ def _add_keys(
 ) -> None:
     # (table, constraint name) → its rows, in key order.
     found: dict[tuple[str, str], list[Any]] = defaultdict(list)
-    for row in _rows(conn, _KEYS, schema, names):
+    for row in fetch(conn, _KEYS, schema, names):
         if row[0] in tables:
             found[(row[0], row[1])].append(row)
     for (table, name), rows in found.items():
@@ -424,7 +380,7 @@ def _add_json_types(
 ) -> None:
     """MariaDB's JSON is an alias of LONGTEXT plus a `json_valid` check; report it as json."""
     json_columns: set[tuple[str, str]] = set()
-    for table, clause in _rows(conn, _JSON_COLUMNS, schema, names):
+    for table, clause in fetch(conn, _JSON_COLUMNS, schema, names):
         if table in tables and (found := _JSON_CHECK.fullmatch(clause.strip())):
             json_columns.add((table, found.group(1).replace("``", "`")))
     for table, column in json_columns:

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from connectors.sql.reflect.model import (
     CheckLine,
     LoggedStatement,
+    Lookup,
     NameFilter,
     QueryLogUnavailable,
     RawColumn,
@@ -74,6 +75,17 @@ SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER B
 """
 
 _SCHEMAS_SQL = f"SELECT n.nspname FROM pg_namespace n WHERE NOT {_SYSTEM} ORDER BY n.nspname"
+
+# Point lookups before a deletion: a schema, a relation as `_RELATIONS` reads them, a database.
+_LOOKUP_SCHEMA_SQL = f"SELECT 1 FROM pg_namespace n WHERE n.nspname = :schema AND NOT {_SYSTEM}"
+_LOOKUP_TABLE_SQL = f"""
+SELECT c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = :schema AND NOT {_SYSTEM} AND c.relname = :table
+  AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition
+"""
+_LOOKUP_DATABASE_SQL = """
+SELECT 1 FROM pg_database WHERE datname = :database AND datallowconn AND NOT datistemplate
+"""
 
 _SCHEMA_SQL = """
 SELECT n.oid, has_schema_privilege(n.oid, 'USAGE'), current_user
@@ -285,12 +297,24 @@ class PostgresReflector:
             )
         return found
 
+    def lookup(self, schema: str, table: str | None = None) -> Lookup:
+        """A schema by name, or a relation of it that `tables` would read. pg_catalog lists
+        every object whatever the role's privileges, so a miss is certain."""
+        if table is None:
+            return Lookup(bool(self._query(_LOOKUP_SCHEMA_SQL, schema=schema)))
+        rows = self._query(_LOOKUP_TABLE_SQL, schema=schema, table=table)
+        return Lookup(True, _KINDS[rows[0][0]]) if rows else Lookup(False)
+
+    def database_exists(self, name: str) -> bool:
+        """Whether the server has a database of that name that `databases` would list."""
+        return bool(self._query(_LOOKUP_DATABASE_SQL, database=name))
+
     def close(self) -> None:
         self.engine.dispose()
 
-    def _query(self, sql: str) -> list[Any]:
+    def _query(self, sql: str, **params: Any) -> list[Any]:
         with self.engine.connect() as conn:
-            rows = list(conn.execute(sa.text(sql)))
+            rows = list(conn.execute(sa.text(sql), params))
             conn.rollback()
             return rows
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.sql.reflect.model import NameFilter, RawColumn, RawForeignKey, RawTable
+from connectors.sql.reflect.model import Lookup, NameFilter, RawColumn, RawForeignKey, RawTable
 from syncer.text import first_line
 
 # Tables and views the user made; SQLite's own tables (sqlite_sequence, sqlite_stat1) start
@@ -83,6 +83,23 @@ class SqliteReflector:
         self._add_foreign_keys(schema, tables, pk_of, spelled)
         self._add_uniques(schema, tables)
         return [tables[n] for n in sorted(tables)]
+
+    def lookup(self, schema: str, table: str | None = None) -> Lookup:
+        """An attached database (schema) by name, or a table or view of it."""
+        attached = self._query(
+            "SELECT 1 FROM pragma_database_list WHERE name = :schema AND name <> 'temp'",
+            schema=schema,
+        )
+        if not attached or table is None:
+            return Lookup(bool(attached))
+        # sqlite_master's names compare case-sensitively with `=`, as the FQNs they became do.
+        rows = self._query(
+            f"SELECT m.type {_OBJECTS} AND m.name = :name".format(schema=_quote(schema)),
+            name=table,
+        )
+        if not rows:
+            return Lookup(False)
+        return Lookup(True, "view" if rows[0][0] == "view" else "table")
 
     def close(self) -> None:
         self.engine.dispose()

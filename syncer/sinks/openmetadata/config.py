@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import Field, HttpUrl, field_validator, model_validator
+from requests.adapters import BaseAdapter
 
 from syncer.http import BearerToken, ClientCredentials, RetryPolicy, TlsConfig
 from syncer.steps import StepConfig
+from syncer.urls import HttpAddress
 
 
 class TokenAuth(StepConfig):
@@ -21,7 +23,7 @@ class ClientCredentialsAuth(StepConfig):
     """OAuth2 client credentials: the token is fetched from `token_url` and renewed."""
 
     provider: Literal["client_credentials"]
-    token_url: HttpUrl
+    token_url: HttpAddress
     client_id: str = Field(min_length=1)
     client_secret: str = Field(min_length=1)
     scope: str | None = None
@@ -37,7 +39,7 @@ class ServiceRename(StepConfig):
 
 
 class OpenMetadataConfig(StepConfig):
-    server: HttpUrl  # the API base, e.g. https://openmetadata.example.com/api
+    server: HttpAddress  # the API base, e.g. https://openmetadata.example.com/api
     token: str | None = Field(default=None, min_length=1)  # shorthand for auth: {token: ...}
     auth: Auth | None = None
     tls: TlsConfig = Field(default_factory=TlsConfig)
@@ -73,7 +75,11 @@ class OpenMetadataConfig(StepConfig):
             )
         return self
 
-    def authenticator(self) -> BearerToken | ClientCredentials:
+    def authenticator(
+        self, transport: BaseAdapter | None = None
+    ) -> BearerToken | ClientCredentials:
+        """The auth to send; client credentials fetch their token through `transport`, the
+        API's (None: requests' own)."""
         auth = self.auth or TokenAuth(token=self.token or "")
         if isinstance(auth, TokenAuth):
             return BearerToken(auth.token)
@@ -85,4 +91,5 @@ class OpenMetadataConfig(StepConfig):
             audience=auth.audience,
             timeout=self.timeout_seconds,
             verify=self.tls.requests_verify(),
+            transport=transport,
         )

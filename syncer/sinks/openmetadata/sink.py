@@ -16,10 +16,12 @@ from urllib.parse import quote
 import orjson
 import requests
 import structlog
+from requests.adapters import BaseAdapter
 
 from syncer import fqn as fqns
-from syncer.errors import SinkError
+from syncer.errors import SinkError, SyncerError
 from syncer.http import HttpClient, Unavailable, error_message
+from syncer.secrets import redact
 from syncer.sinks.openmetadata import api
 from syncer.sinks.openmetadata.api import COLLECTIONS, Naming, Owner, ServiceName
 from syncer.sinks.openmetadata.config import OpenMetadataConfig
@@ -51,12 +53,15 @@ class OpenMetadataSink(Sink):
     config_model = OpenMetadataConfig
     config: OpenMetadataConfig
 
-    def __init__(self, config: OpenMetadataConfig) -> None:
+    def __init__(self, config: OpenMetadataConfig, *, transport: BaseAdapter | None = None) -> None:
+        """`transport` carries every request, a client-credentials token's too (None:
+        requests' own)."""
         super().__init__(config)
+        self._transport = transport
         self._naming = Naming(
             {source: ServiceName(r.name, r.type) for source, r in config.services.items()}
         )
-        self._auth = config.authenticator()
+        self._auth = config.authenticator(transport)
         self._http: HttpClient | None = None
         self._ids: dict[tuple[str, str], str] = {}  # (entity type, FQN) -> OpenMetadata id
         self._owners: dict[Owner, dict[str, str] | str] = {}  # reference, or why there is none
@@ -92,8 +97,8 @@ class OpenMetadataSink(Sink):
             checks.append(self._check_token())
             if checks[-1][1]:
                 checks.append(self._check_rights())
-        except SinkError as exc:
-            checks.append(("server", False, str(exc)))
+        except SyncerError as exc:  # down, refused credentials, an unexpected answer
+            checks.append(("server", False, redact(str(exc))))
         return ConnectionReport(ok=all(ok for _, ok, _ in checks), checks=checks)
 
     # --- one change ---------------------------------------------------------------------
@@ -362,6 +367,7 @@ class OpenMetadataSink(Sink):
                 timeout=self.config.timeout_seconds,
                 tls=self.config.tls,
                 retry=self.config.retry,
+                transport=self._transport,
             )
         return self._http
 

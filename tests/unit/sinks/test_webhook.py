@@ -9,12 +9,14 @@ from typing import Any
 import orjson
 import pytest
 from pydantic import ValidationError
+from requests.adapters import BaseAdapter
 
 from syncer.events import event_id
 from syncer.http import Unavailable
 from syncer.secrets import remember
 from syncer.sinks.webhook import WebhookConfig, WebhookSink
 from syncer.steps import Change, Refusal, SinkContext
+from syncer.testing import http as fake
 from tests.support.receiver import Receiver, Reply, free_port, verify
 
 SECRET = "unit-test-webhook-secret-3f9a"
@@ -37,9 +39,10 @@ def change(seq: int, key: str = "svc.db.sch.t", kind: str = "created") -> Change
     )
 
 
-def sink(url: str, **config: Any) -> WebhookSink:
+def sink(url: str, transport: BaseAdapter | None = None, **config: Any) -> WebhookSink:
     webhook = WebhookSink(
-        WebhookConfig.model_validate({"url": url, "secret": SECRET, "retry": FAST, **config})
+        WebhookConfig.model_validate({"url": url, "secret": SECRET, "retry": FAST, **config}),
+        transport=transport,
     )
     webhook.open(SinkContext("shop", None))
     return webhook
@@ -111,12 +114,24 @@ def test_a_redirect_is_not_followed_and_says_where_it_pointed(receiver: Receiver
     assert elsewhere.requests == []
 
 
-def test_5xx_is_retried_with_the_same_event_then_fails_the_sink(receiver: Receiver) -> None:
-    receiver.default = Reply(503)
+def test_5xx_is_retried_with_the_same_event_then_fails_the_sink(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = "https://hooks.example/in"
+    transport = fake.FakeTransport(fake.Reply(503))
+    pauses: list[float] = []
+    monkeypatch.setattr("time.sleep", pauses.append)
 
-    with pytest.raises(Unavailable, match="HTTP 503 after 2 attempts"):
-        sink(receiver.url).write([change(1)])
-    assert [r.body for r in receiver.requests] == [receiver.requests[0].body] * 2
+    with pytest.raises(Unavailable) as caught:
+        sink(url, transport).write([change(1)])
+
+    assert str(caught.value) == f"POST {url}: HTTP 503 after 2 attempts"
+    assert (caught.value.url, caught.value.status) == (url, 503)
+    first, again = transport.requests
+    assert again.body == first.body and orjson.loads(first.body or b"")["id"] == event_id("shop", 1)
+    assert again.headers["Idempotency-Key"] == first.headers["Idempotency-Key"]
+    [pause] = pauses
+    assert 0 < pause <= FAST["max_wait_seconds"]
 
 
 def test_a_receiver_that_is_down_fails_the_sink() -> None:

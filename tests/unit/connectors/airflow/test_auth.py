@@ -6,11 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
 
+from connectors.airflow import AirflowConfig, AirflowSource
 from syncer import config as configs
-from syncer.errors import ConfigError, SourceError
+from syncer.errors import BadResponse, ConfigError, CredentialsRefused, Unavailable
 from syncer.secrets import redact
+from syncer.testing import http as fake
 from tests.unit.connectors.airflow.conftest import source_for
 from tests.unit.connectors.airflow.fake_airflow import FakeAirflow, Reply
 
@@ -37,18 +40,69 @@ def test_refused_credentials_fail_naming_the_token_url_and_the_keys_to_check(
 ) -> None:
     airflow.route("POST", "/auth/token", Reply({"detail": "Invalid credentials"}, status=401))
     source = source_for(airflow, auth=JWT)
-    with pytest.raises(SourceError) as caught:
+    with pytest.raises(CredentialsRefused) as caught:
         list(source.api.dags())
     assert str(caught.value) == (
         f"POST {airflow.url}/auth/token: Airflow refused the username and password (HTTP 401); "
         "check source.config.auth.username and password"
     )
+    assert (caught.value.url, caught.value.status) == (f"{airflow.url}/auth/token", 401)
 
 
 def test_a_token_answer_without_a_token_says_what_to_check(airflow: FakeAirflow) -> None:
     airflow.route("POST", "/auth/token", Reply({"token": "x"}, status=201))
-    with pytest.raises(SourceError, match=r"without an access_token; check auth\.token_path"):
+    with pytest.raises(BadResponse, match=r"without an access_token; check auth\.token_path") as e:
         list(source_for(airflow, auth=JWT).api.dags())
+    assert (e.value.url, e.value.status) == (f"{airflow.url}/auth/token", 201)
+
+
+# --- on a fake transport: the token is asked for where the API's requests go -----------------
+
+HOST = "https://airflow.example"
+
+
+def _on_fake(transport: fake.FakeTransport) -> AirflowSource:
+    config = {"host": HOST, "retry": {"attempts": 1}, "auth": JWT}
+    return AirflowSource(AirflowConfig.model_validate(config), transport=transport)
+
+
+def test_the_token_is_fetched_through_the_sources_transport() -> None:
+    transport = fake.FakeTransport(
+        [
+            fake.Reply(201, json={"access_token": "token-from-the-transport"}),
+            fake.Reply(json={"version": "3.1.0"}),
+            fake.Reply(json={"dags": [], "total_entries": 0}),
+        ]
+    )
+    assert list(_on_fake(transport).api.dags()) == []
+
+    login, version, listing = transport.requests
+    assert (login.method, login.url) == ("POST", f"{HOST}/auth/token")
+    assert login.body == b'{"username": "admin", "password": "pw-for-the-fake"}'
+    assert "Authorization" not in login.headers
+    assert version.url == f"{HOST}/api/v2/version"
+    assert listing.url is not None and listing.url.startswith(f"{HOST}/api/v2/dags?")
+    assert {r.headers["Authorization"] for r in (version, listing)} == {
+        "Bearer token-from-the-transport"
+    }
+
+
+@pytest.mark.parametrize("status", [400, 403, 422])
+def test_every_refusal_status_is_credentials_refused(status: int) -> None:
+    transport = fake.FakeTransport([fake.Reply(status, json={"detail": "no"})])
+    with pytest.raises(
+        CredentialsRefused, match=rf"refused the username and password \(HTTP {status}\)"
+    ):
+        list(_on_fake(transport).api.dags())
+    assert len(transport.requests) == 1  # the API is not asked without a token
+
+
+def test_an_issuer_that_cannot_be_reached_is_unavailable_naming_the_token_url() -> None:
+    transport = fake.FakeTransport([requests.ConnectionError("connection refused")])
+    with pytest.raises(Unavailable) as caught:
+        list(_on_fake(transport).api.dags())
+    assert str(caught.value) == f"POST {HOST}/auth/token: cannot get a token (ConnectionError)"
+    assert caught.value.url == f"{HOST}/auth/token"
 
 
 def test_airflow_2_takes_basic_auth(airflow: FakeAirflow) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.unit.connectors.rest.conftest import errors, ids, make_source, read
+from connectors.rest import RestConfig, RestSource
+from syncer.testing import http as fake
+from tests.unit.connectors.rest.conftest import FAST_RETRY, errors, ids, make_source, read
 from tests.unit.connectors.rest.fake_api import FakeApi, Reply, Seen
 
 ITEMS = [{"id": i, "name": f"item{i}"} for i in range(1, 6)]
@@ -126,6 +128,36 @@ def test_the_link_header_next_relation_is_followed_to_the_last_page(api: FakeApi
         ("2", "2"),
         ("3", "2"),
     ]
+
+
+def test_pages_answered_in_process_by_a_fake_transport_are_asked_for_in_order() -> None:
+    # No socket: a script of answers, one per request, and the requests kept to look at.
+    api = "https://api.example"
+    nxt = f'<{api}/items?cursor=c2>; rel="next"'
+    transport = fake.FakeTransport(
+        [
+            fake.Reply(json=ITEMS[:2], headers={"Link": nxt}),
+            fake.Reply(json=ITEMS[2:4], headers={"Link": nxt.replace("c2", "c3")}),
+            fake.Reply(json=ITEMS[4:]),
+        ]
+    )
+    endpoint = {
+        "name": "items",
+        "path": "/items",
+        "params": {"per_page": 2},
+        "primary_key": "id",
+        "pagination": {"type": "link_header"},
+    }
+    config = RestConfig.model_validate(
+        {"base_url": api, "retry": FAST_RETRY, "endpoints": [endpoint]}
+    )
+    assert ids(read(RestSource(config, transport=transport), "items")) == [1, 2, 3, 4, 5]
+    assert [r.url for r in transport.requests] == [
+        f"{api}/items?per_page=2",
+        f"{api}/items?cursor=c2",
+        f"{api}/items?cursor=c3",
+    ]
+    assert transport.pending == 0
 
 
 def test_a_token_that_comes_back_again_stops_the_stream_with_an_error(api: FakeApi) -> None:

@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
+from connectors.rest import RestConfig, RestSource
 from syncer.models import MlModel
-from tests.unit.connectors.rest.conftest import errors, ids, make_source, read
+from syncer.testing import http as fake
+from tests.unit.connectors.rest.conftest import FAST_RETRY, errors, ids, make_source, read
 from tests.unit.connectors.rest.fake_api import FakeApi, Reply
 
 SERVICE = {"type": "mlmodelService", "name": "models", "service_type": "Mlflow"}
@@ -69,20 +71,45 @@ def test_every_auth_kind_is_sent_and_its_secret_never_reaches_an_error_or_a_log(
 # --- retries ---------------------------------------------------------------------------------
 
 
-def test_a_429_is_retried_after_the_pause_the_server_asks_for(
-    api: FakeApi, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    answers = [
-        Reply({"message": "slow down"}, status=429, headers={"Retry-After": "7"}),
-        Reply({"models": [{"name": "a"}]}),
-    ]
-    api.route("/models", lambda req: answers.pop(0))
-    pauses: list[float] = []
-    monkeypatch.setattr("time.sleep", pauses.append)
-    source = make_source(api, _models_endpoint(), service=SERVICE)
+API = "https://api.example"
+
+
+@pytest.fixture
+def pauses(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The waits between attempts, taken instead of slept."""
+    taken: list[float] = []
+    monkeypatch.setattr("time.sleep", taken.append)
+    return taken
+
+
+def on_fake(transport: fake.FakeTransport, *endpoints: dict[str, Any]) -> RestSource:
+    """A source whose requests the fake answers, in-process."""
+    raw = {"base_url": API, "retry": FAST_RETRY, "endpoints": list(endpoints), "service": SERVICE}
+    return RestSource(RestConfig.model_validate(raw), transport=transport)
+
+
+def test_a_429_is_retried_after_the_pause_the_server_asks_for(pauses: list[float]) -> None:
+    transport = fake.FakeTransport(
+        [
+            fake.Reply(429, json={"message": "slow down"}, headers={"Retry-After": "7"}),
+            fake.Reply(json={"models": [{"name": "a"}]}),
+        ]
+    )
+    source = on_fake(transport, _models_endpoint())
     assert ids(read(source, "models")) == ["a"]
     assert pauses == [7.0]
-    assert len(api.requests) == 2
+    assert [r.url for r in transport.requests] == [f"{API}/models"] * 2
+
+
+def test_a_429_that_outlasts_the_retries_is_the_pages_error_naming_the_url(
+    pauses: list[float],
+) -> None:
+    transport = fake.FakeTransport(fake.Reply(429, headers={"Retry-After": "3"}))
+    source = on_fake(transport, _models_endpoint())
+    [error] = errors(read(source, "models"))
+    assert f"GET {API}/models: HTTP 429 after 2 attempts" in error.reason
+    assert pauses == [3.0]
+    assert len(transport.requests) == 2
 
 
 # --- bad answers -----------------------------------------------------------------------------
