@@ -147,8 +147,17 @@ def _write_changes(connection: duckdb.DuckDBPyConnection, batch: Batch) -> None:
         "ON CONFLICT DO UPDATE SET fingerprint = excluded.fingerprint, "
         "last_seq = excluded.last_seq, changed_run = excluded.changed_run, "
         "entity_type = excluded.entity_type, parent_key = excluded.parent_key, "
-        "depends_on = excluded.depends_on, deleted_run = NULL",
+        "deleted_run = NULL",
         [batch.workflow, batch.stream, batch.run_id, batch.run_id],
+    )
+    # A list column is not updated in place: DuckDB rewrites the row. Dependencies rarely
+    # change, so they are written only where they did (an update that set them on every
+    # changed entity doubled what a re-run added to the file).
+    connection.execute(
+        "UPDATE entities e SET depends_on = n.depends_on FROM new_changes n "
+        "WHERE n.kind <> 'deleted' AND e.workflow = ? AND e.stream = ? AND e.key = n.key "
+        "AND e.depends_on IS DISTINCT FROM n.depends_on",
+        [batch.workflow, batch.stream],
     )
     connection.execute(
         "UPDATE entities e SET deleted_run = ?, changed_run = ?, last_seq = n.seq "
