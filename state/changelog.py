@@ -69,6 +69,32 @@ def pending(connection: duckdb.DuckDBPyConnection, workflow: str, sink: str) -> 
     return _batch(connection, workflow, seqs)
 
 
+def dead_letters(connection: duckdb.DuckDBPyConnection, workflow: str, sink: str) -> list[int]:
+    """The seqs of the changes a sink gave up on (not offered until revived), in order."""
+    rows = connection.execute(
+        "SELECT seq FROM pending_deliveries WHERE workflow = ? AND sink = ? "
+        "AND dead_at IS NOT NULL ORDER BY seq",
+        [workflow, sink],
+    ).fetchall()
+    return [int(row[0]) for row in rows]
+
+
+def dependencies(
+    connection: duckdb.DuckDBPyConnection, workflow: str, seqs: Sequence[int]
+) -> dict[int, tuple[str, list[str]]]:
+    """Each change's key and its entity's dependencies (the keys that must exist before it:
+    a parent, a lineage edge's ends), by seq: one query for a whole page."""
+    if not seqs:
+        return {}
+    rows = connection.execute(
+        "SELECT c.seq, c.key, coalesce(e.depends_on, []) FROM changes c "
+        "LEFT JOIN entities e ON e.workflow = c.workflow AND e.stream = c.stream "
+        "AND e.key = c.key WHERE c.workflow = $workflow AND c.seq IN (SELECT unnest($seqs))",
+        {"workflow": workflow, "seqs": list(seqs)},
+    ).fetchall()
+    return {int(seq): (str(key), list(depends_on)) for seq, key, depends_on in rows}
+
+
 def _seqs(connection: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> list[int]:
     rows = connection.execute(f"SELECT seq FROM changes WHERE {where}", params).fetchall()
     return [int(row[0]) for row in rows]

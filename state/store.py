@@ -229,6 +229,14 @@ class StateStore:
         """The changes a sink refused and will be offered again (dead letters are not)."""
         return changelog.pending(self.connection, workflow, sink)
 
+    def dead_letters(self, workflow: str, sink: str) -> list[int]:
+        """The seqs of the changes a sink gave up on, in order."""
+        return changelog.dead_letters(self.connection, workflow, sink)
+
+    def dependencies(self, workflow: str, seqs: Sequence[int]) -> dict[int, tuple[str, list[str]]]:
+        """Each change's key and its entity's dependencies, by seq (one query)."""
+        return changelog.dependencies(self.connection, workflow, seqs)
+
     def record_delivery(
         self,
         workflow: str,

@@ -388,7 +388,9 @@ class MlModel(_Named):
     server: str | None = None
     ml_store: MlStore | None = None
 
-    _sort_sets = field_validator("ml_features", "ml_hyper_parameters")(_sorted_set)
+    # Not the features: their order is the signature's input order, which the model's users
+    # rely on, and the source gives it the same on every run.
+    _sort_sets = field_validator("ml_hyper_parameters")(_sorted_set)
 
     @property
     def parent_fqn(self) -> str:

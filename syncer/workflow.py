@@ -25,7 +25,7 @@ from state import (
 from syncer import cursor as cursors
 from syncer import differ, interrupts, spool, topology
 from syncer.config import LoadedConfig
-from syncer.delivery import deliver
+from syncer.delivery import DeliveryReport, deliver
 from syncer.differ import Row
 from syncer.errors import PolicyError, StateError, describe
 from syncer.models import Entity
@@ -141,14 +141,14 @@ class Workflow:
         raise KeyboardInterrupt
 
     def _record_sink_failures(self, result: RunResult) -> None:
-        """A sink that could not take its changes makes the run partial: they wait for the next."""
-        failed = [r for r in result.deliveries if r.error]
-        if not failed or result.status == "failed":
+        """A sink that could not take its changes, or refused some (dead letters included), or
+        held some back behind a refused one, makes the run partial: they wait for the next."""
+        problems = [_sink_problem(r) for r in result.deliveries]
+        found = [p for p in problems if p]
+        if not found or result.status == "failed":
             return
         result.status = "partial"
-        result.error = "; ".join(
-            f"sink {r.sink}: {r.error}; {r.backlog} changes wait for the next run" for r in failed
-        )
+        result.error = "; ".join(found)
 
     # --- extraction -------------------------------------------------------------------------
 
@@ -425,6 +425,19 @@ class Workflow:
     def _warn(self, message: str) -> None:
         self._result.warnings.append(message)
         log.warning(message)
+
+
+def _sink_problem(report: DeliveryReport) -> str:
+    """What went wrong with one sink's delivery, or "" if nothing did."""
+    parts = []
+    if report.refused or report.held:
+        refused = f"{report.refused} changes refused"
+        if report.held:
+            refused += f", {report.held} waiting for them"
+        parts.append(f"{refused}; retried on the next run (see `syncer changes --pending`)")
+    if report.error:
+        parts.append(f"{report.error}; {report.backlog} changes wait for the next run")
+    return f"sink {report.sink}: {'; '.join(parts)}" if parts else ""
 
 
 def _apply(processor: Processor, entity: Entity) -> ProcessorResult:

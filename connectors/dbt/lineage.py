@@ -1,13 +1,15 @@
 """Lineage between dbt's tables: an edge for each dependency, columns from the compiled SQL.
 
 Table edges come from `depends_on` (through ephemeral models). Column lineage comes from
-parsing each model's compiled SQL with the sql source's parser; a column is kept only when
-both ends are columns the tables have, so a mistraced expression never reaches the catalog.
+parsing each model's compiled SQL with the sql source's parser, given the columns of the tables
+the model reads (the catalog's, else the documented ones) so that `select *` expands; a column
+is kept only when both ends are columns the tables have, so a mistraced expression never
+reaches the catalog.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 from connectors.dbt.mapping import Project
 from connectors.sql.lineage import ColumnFlow, TableName, view_sources
@@ -44,7 +46,8 @@ def lineage_edges(project: Project, *, column_lineage: bool = True) -> Iterator[
             continue
         flows: tuple[ColumnFlow, ...] = ()
         if column_lineage and table.schema_definition:
-            parsed = view_sources(table.schema_definition, dialect)
+            columns_of = _columns_of(table, tables, index)
+            parsed = view_sources(table.schema_definition, dialect, columns_of)
             flows = parsed.columns if parsed else ()
         for upstream in upstreams:
             yield LineageEdge(
@@ -53,6 +56,22 @@ def lineage_edges(project: Project, *, column_lineage: bool = True) -> Iterator[
                 source="DbtLineage",
                 columns_lineage=_columns(flows, tables[upstream], table, index),
             )
+
+
+def _columns_of(
+    table: Table, tables: Mapping[str, Table], index: _Index
+) -> Callable[[TableName], list[str] | None]:
+    """The columns (the catalog's, else the documented ones) of a table a model's SQL names,
+    for its stars to expand to."""
+    database, schema, _ = _parts(table.fqn)
+
+    def columns_of(name: TableName) -> list[str] | None:
+        found = _resolve(name, database, schema, index)
+        if found is None or found == table.fqn:
+            return None
+        return [c.name for c in tables[found].columns] or None
+
+    return columns_of
 
 
 def _columns(

@@ -51,6 +51,13 @@ _STATUSES: dict[str, TestCaseStatus] = {
 }
 # Nothing ran: the result of an earlier invocation was reused (dbt Fusion) or not executed.
 _NOT_RUN = frozenset({"reused", "no-op"})
+# The dbt commands (`args.which` in run_results.json) that execute tests. `retry` re-runs the
+# failed and skipped nodes of the command before it, a build or a test. Every other command
+# writes run_results.json too, with its own statuses for the nodes it handled: `docs generate`
+# and `compile` say `success` for each test they compiled; run, seed, snapshot, clone, show,
+# run-operation and source freshness run no tests. Their results are not test results.
+TESTING_COMMANDS = frozenset({"build", "test", "retry"})
+_COMMANDS = {"generate": "docs generate", "freshness": "source freshness"}  # as a user types them
 
 
 @dataclass
@@ -146,6 +153,16 @@ def _text(value: Any) -> str:
 
 
 # --- results -----------------------------------------------------------------------------------
+
+
+def other_command(run_results: Mapping[str, Any]) -> str | None:
+    """The dbt command that wrote `run_results.json`, as a user types it (`dbt docs generate`),
+    when it is one that executes no tests; None for build, test and retry, and for a file that
+    does not say which command wrote it."""
+    which = (run_results.get("args") or {}).get("which")
+    if not isinstance(which, str) or not which or which in TESTING_COMMANDS:
+        return None
+    return f"dbt {_COMMANDS.get(which, which)}"
 
 
 def results_of(

@@ -19,7 +19,7 @@ from connectors.dbt.artifacts import (
 from connectors.dbt.config import DbtConfig
 from connectors.dbt.lineage import lineage_edges
 from connectors.dbt.mapping import Naming, Project, build_project
-from connectors.dbt.quality import Quality, build_quality, millis, results_of
+from connectors.dbt.quality import Quality, build_quality, millis, other_command, results_of
 from syncer.errors import SourceError
 from syncer.http import HttpClient, authenticator
 from syncer.steps import (
@@ -122,6 +122,9 @@ class DbtSource(Source):
                 if found
                 else f"{reader.where(name)}: not found ({without})"
             )
+            command = other_command(found.data) if found and name == "run_results.json" else None
+            if command is not None:
+                detail += f", written by `{command}`: no test results (ignored)"
             checks.append((name, True, detail))
         return ConnectionReport(ok=all(ok for _, ok, _ in checks), checks=checks)
 
@@ -207,6 +210,18 @@ class DbtSource(Source):
                 err.where if isinstance(err, ArtifactError) else reader.where("run_results.json")
             )
             yield RecordError(where, err.reason if isinstance(err, ArtifactError) else str(err))
+            return
+        command = other_command(run_results.data)
+        if command is not None:
+            # Not an error: the file is fine, it just holds no test results. `dbt docs generate`
+            # after a failing build would otherwise mark every failed test as passed.
+            log.warning(
+                f"run_results.json was written by `{command}`, which runs no tests: its results "
+                "are not test results and are ignored; sync after `dbt build` or `dbt test`, "
+                "before another dbt command rewrites the file",
+                where=run_results.where,
+                command=command,
+            )
             return
         if isinstance(since, int) and millis(generated_at) < since:
             log.info(

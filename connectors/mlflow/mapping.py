@@ -103,7 +103,8 @@ def algorithm(mlmodel: MLmodel | None) -> str:
 
 
 def features(inputs: Iterable[ColumnSpec]) -> list[MlFeature]:
-    """The signature's named inputs; an unnamed tensor (a bare array) names no feature."""
+    """The signature's named inputs, in its order (the order the model takes them); an
+    unnamed tensor (a bare array) names no feature."""
     return [MlFeature(name=s.name, data_type=feature_type(s)) for s in inputs if s.name]
 
 

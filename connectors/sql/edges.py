@@ -43,10 +43,17 @@ class Lineage:
         """An edge from each table a view in `target` reads, with the column lineage its SQL
         shows; none when the SQL cannot be parsed."""
         assert view.schema_definition is not None
-        parsed = view_sources(view.schema_definition, self._dialect)
+        schema = fqn.split(view.database_schema)[-1]
+
+        def columns_of(table: TableName) -> list[str] | None:
+            # The columns this run reflected for a table the view reads (a view read earlier
+            # included), for its stars to expand to; the view's own are never used.
+            source_fqn, columns = self._resolve(target, table, schema)
+            return list(columns.values()) if columns and source_fqn != view.fqn else None
+
+        parsed = view_sources(view.schema_definition, self._dialect, columns_of)
         if parsed is None:
             return []
-        schema = fqn.split(view.database_schema)[-1]
         view_columns = {c.name.lower(): c.name for c in view.columns}
         edges = []
         for table in parsed.tables:

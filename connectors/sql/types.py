@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from syncer.models import DataType as D
@@ -29,7 +29,7 @@ _NAMES: dict[str, D] = {
     "varchar": D.VARCHAR, "character varying": D.VARCHAR, "nvarchar": D.VARCHAR,
     "varchar2": D.VARCHAR, "nvarchar2": D.VARCHAR, "varying character": D.VARCHAR,
     "national varchar": D.VARCHAR, "national character varying": D.VARCHAR,
-    "char": D.CHAR, "character": D.CHAR, "nchar": D.CHAR, "bpchar": D.CHAR,
+    "char": D.CHAR, "character": D.CHAR, "nchar": D.CHAR, "bpchar": D.CHAR, '"char"': D.CHAR,
     "native character": D.CHAR, "national character": D.CHAR, "national char": D.CHAR,
     "text": D.TEXT, "tinytext": D.TEXT, "ntext": D.TEXT, "citext": D.TEXT, "longtext": D.TEXT,
     "mediumtext": D.MEDIUMTEXT, "string": D.STRING, "name": D.VARCHAR,
@@ -41,7 +41,7 @@ _NAMES: dict[str, D] = {
     # booleans
     "boolean": D.BOOLEAN, "bool": D.BOOLEAN, "logical": D.BOOLEAN,
     # dates and times
-    "date": D.DATE, "year": D.YEAR, "interval": D.INTERVAL,
+    "date": D.DATE, "year": D.YEAR, "interval": D.INTERVAL,  # also `interval day to second`
     "time": D.TIME, "time without time zone": D.TIME, "time with time zone": D.TIME,
     "timetz": D.TIME,
     "timestamp": D.TIMESTAMP, "timestamp without time zone": D.TIMESTAMP,
@@ -60,6 +60,10 @@ _NAMES: dict[str, D] = {
     "inet": D.INET, "cidr": D.CIDR, "macaddr": D.MACADDR, "macaddr8": D.MACADDR,
     "tsvector": D.TSVECTOR, "tsquery": D.TSQUERY,
     "point": D.POINT, "polygon": D.POLYGON, "geography": D.GEOGRAPHY, "geometry": D.GEOMETRY,
+    # PostgreSQL's other geometric types, as OpenMetadata maps them; its ranges and multiranges
+    # (int4range, tstzmultirange, …), pg_lsn and the like have no OpenMetadata type: UNKNOWN.
+    "box": D.GEOMETRY, "circle": D.GEOMETRY, "line": D.GEOMETRY, "lseg": D.GEOMETRY,
+    "path": D.GEOMETRY,
     "linestring": D.GEOMETRY, "multipoint": D.GEOMETRY, "multilinestring": D.GEOMETRY,
     "multipolygon": D.GEOMETRY, "geometrycollection": D.GEOMETRY,
     "null": D.NULL,
@@ -107,9 +111,15 @@ def map_type(raw: str, dialect: str | None = None) -> ColumnType:
     display = normalize(raw)
     if not display:
         return ColumnType(D.UNKNOWN)
+    if dialect in MYSQL_DIALECTS:
+        return _mysql_type(display)
     element = _array_element(display)
     if element is not None:
         return ColumnType(D.ARRAY, display, array_data_type=map_type(element, dialect).data_type)
+    if dialect != "sqlite" and (found := _DOMAIN.fullmatch(_masked(display))):
+        # A PostgreSQL domain, `domain name(base type)`: its base type's fields, its own name.
+        inner = map_type(display[found.start(1) : found.end(1)], dialect)
+        return replace(inner, data_type_display=display)
     base, args = _split(display)
     if base == "tinyint" and args == ["1"]:
         return ColumnType(D.BOOLEAN, display)  # MySQL's BOOLEAN is stored as tinyint(1)
@@ -118,18 +128,42 @@ def map_type(raw: str, dialect: str | None = None) -> ColumnType:
 
 
 def normalize(raw: str) -> str:
-    """Lower-cased, single-spaced, no spaces inside parentheses around commas."""
-    text = " ".join(raw.split()).lower()
-    text = re.sub(r"\s*,\s*", ",", text)
-    return re.sub(r"\(\s*", "(", re.sub(r"\s*\)", ")", text))
+    """Lower-cased, single-spaced, no spaces inside parentheses around commas; what is quoted
+    (enum labels, quoted identifiers: `'PG-13'`, `"Größe"`) is kept exactly as it is."""
+    parts = _QUOTED.split(raw.strip())
+    # Odd parts are quoted: kept whole. The others are lower-cased and their spacing tidied.
+    for i in range(0, len(parts), 2):
+        text = " ".join(parts[i].split()).lower()
+        if parts[i][:1].isspace() and i > 0:
+            text = " " + text
+        if parts[i][-1:].isspace() and i < len(parts) - 1:
+            text += " "
+        text = re.sub(r"\s*,\s*", ",", text)
+        parts[i] = re.sub(r"\(\s*", "(", re.sub(r"\s*\)", ")", text))
+    return "".join(parts)
+
+
+# A single-quoted literal or double-quoted identifier, doubled quotes inside included.
+_QUOTED = re.compile(r"""('(?:[^']|'')*'|"(?:[^"]|"")*")""")
+
+
+# `domain name(base)`, as the PostgreSQL reflector writes a domain (base: maybe another domain).
+_DOMAIN = re.compile(r"domain [^(]+\((.+)\)")
+
+
+def _masked(display: str) -> str:
+    """`display` with the inside of every quoted part blanked out (`'_____'`), same length, so
+    that patterns see its structure only and their positions still apply to `display`."""
+    return _QUOTED.sub(lambda m: m[0][0] + "_" * (len(m[0]) - 2) + m[0][0], display)
 
 
 def _array_element(display: str) -> str | None:
     """The element type of `int[]`, `int[3]`, `array<int>`, `array(int)`, PostgreSQL's `_int4`."""
-    if found := re.fullmatch(r"(.+?)\s*\[\d*\]", display):
-        return found.group(1)
-    if found := re.fullmatch(r"array\s*[<(](.+)[>)]", display):
-        return found.group(1)
+    masked = _masked(display)
+    if found := re.fullmatch(r"(.+?)\s*\[\d*\]", masked):
+        return display[: found.end(1)]
+    if found := re.fullmatch(r"array\s*[<(](.+)[>)]", masked):
+        return display[found.start(1) : found.end(1)]
     if display.startswith("_") and display[1:] in _NAMES:
         return display[1:]
     return None
@@ -138,12 +172,15 @@ def _array_element(display: str) -> str | None:
 def _split(display: str) -> tuple[str, list[str]]:
     """The base name without arguments, and the first argument list: `decimal(10,2)` → 2 args."""
     args: list[str] = []
-    if found := re.search(r"\(([^()]*)\)", display):
-        args = [a.strip() for a in found.group(1).split(",")]
-    # Drop every parenthesised or angle-bracketed part, nested ones included.
+    masked = _masked(display)
+    if found := re.search(r"\(([^()]*)\)", masked):
+        args = [a.strip() for a in display[found.start(1) : found.end(1)].split(",")]
+    # Drop every parenthesised or angle-bracketed part, nested ones included (what is quoted
+    # inside them too, whatever brackets it holds).
     base = display
-    while (stripped := re.sub(r"[(<][^()<>]*[)>]", "", base)) != base:
-        base = stripped
+    while found := re.search(r"[(<][^()<>]*[)>]", masked):
+        masked = masked[: found.start()] + masked[found.end() :]
+        base = base[: found.start()] + base[found.end() :]
     base = " ".join(base.split())
     while (trimmed := _MODIFIERS.sub("", base)) != base and trimmed:
         base = trimmed
@@ -154,7 +191,7 @@ def _lookup(base: str, dialect: str | None) -> D:
     if base in _NAMES:
         return _NAMES[base]
     first = base.split(" ", 1)[0]
-    if first in _NAMES and first in {"struct", "map", "union", "enum", "set", "row"}:
+    if first in _NAMES and first in {"struct", "map", "union", "enum", "set", "row", "interval"}:
         return _NAMES[first]
     if dialect == "sqlite":
         return next((d for key, d in _SQLITE_AFFINITY if key in base), D.NUMERIC)
@@ -171,3 +208,38 @@ def _sizes(data_type: D, args: list[str]) -> tuple[int | None, int | None, int |
     if data_type in _NEEDS_LENGTH:
         return 1, None, None
     return None, None, None
+
+
+# --- MySQL and MariaDB: information_schema's COLUMN_TYPE, as the server spells it -------------
+
+MYSQL_DIALECTS = frozenset({"mysql", "mariadb"})
+# Where MySQL's names mean something else than in the shared table, after OpenMetadata's own
+# MySQL connector: every spatial type is GEOMETRY (the display keeps `point`, `multipolygon`…);
+# MySQL has no boolean type (BOOL is TINYINT(1)), so tinyint(1) is a TINYINT like any other;
+# SERIAL is BIGINT UNSIGNED; REAL is DOUBLE (unless sql_mode has REAL_AS_FLOAT, and then the
+# server reports `float`); MariaDB's INET4/INET6 are addresses.
+_MYSQL_NAMES: dict[str, D] = {
+    "geometry": D.GEOMETRY, "point": D.GEOMETRY, "linestring": D.GEOMETRY,
+    "polygon": D.GEOMETRY, "multipoint": D.GEOMETRY, "multilinestring": D.GEOMETRY,
+    "multipolygon": D.GEOMETRY, "geometrycollection": D.GEOMETRY,
+    "geomcollection": D.GEOMETRY,  # MySQL 8's name for geometrycollection
+    "bool": D.TINYINT, "boolean": D.TINYINT, "serial": D.BIGINT, "real": D.DOUBLE,
+    "inet4": D.INET, "inet6": D.INET,
+}  # fmt: skip
+# MySQL's deprecated FLOAT(M,D) and DOUBLE(M,D) have a precision and scale like DECIMAL(M,D).
+_MYSQL_FLOATS = frozenset({D.FLOAT, D.DOUBLE})
+# ENUM and SET: their labels (kept as written by `normalize`) may hold any character.
+_MYSQL_LABELLED = re.compile(r"(enum|set)\s*\(")
+
+
+def _mysql_type(display: str) -> ColumnType:
+    """A MySQL/MariaDB COLUMN_TYPE (`bigint(20) unsigned`, `enum('G','PG-13')`, `decimal(5,2)`,
+    `datetime(6)`): the display is the whole type, modifiers and labels included."""
+    if found := _MYSQL_LABELLED.match(display):
+        return ColumnType(D.ENUM if found.group(1) == "enum" else D.SET, display)
+    base, args = _split(display)
+    data_type = _MYSQL_NAMES.get(base) or _lookup(base, None)
+    length, precision, scale = _sizes(data_type, args)
+    if data_type in _MYSQL_FLOATS and len(args) == 2 and all(a.isdigit() for a in args):
+        precision, scale = int(args[0]), int(args[1])
+    return ColumnType(data_type, display, length, precision, scale)

@@ -136,10 +136,17 @@ def print_result(result: RunResult, workflow: str, planned: bool = False) -> Non
     for report in result.deliveries:
         line = f"sink {report.sink}: {report.delivered} delivered"
         if report.refused:
-            line += f", {report.refused} refused (see `syncer changes --pending`)"
+            line += f", {report.refused} refused"
+        if report.held:
+            line += f", {report.held} waiting"
+        if report.refused or report.held:
+            line += " (see `syncer changes --pending`)"
         if report.error:
             line += f"; FAILED: {report.error}; {report.backlog} changes wait for the next run"
         out.print(line, markup=False)
+        for key, count in report.waiting.items():  # once per refused change, not per child
+            waits = "1 change waits" if count == 1 else f"{count} changes wait"
+            out.print(f"  {waits} for {key}, which sink {report.sink} refused", markup=False)
     # Warnings were logged as they happened; a failed run still ends on one plain error line,
     # like every other command that fails.
     if result.status == "failed" and result.error:

@@ -29,12 +29,19 @@ allow_deletions_option = click.option(
 @click.option("--full-refresh", is_flag=True, help="Ignore watermarks and read everything.")
 @fail_safe_option
 @allow_deletions_option
+@click.option(
+    "--allow-partial",
+    is_flag=True,
+    help="Exit 0 from a partial run (records failed, a sink refused changes or was down); "
+    "it is still recorded partial.",
+)
 @state_option
 def run(
     config_path: Path,
     full_refresh: bool,
     fail_safe: float | None,
     allow_deletions: bool,
+    allow_partial: bool,
     state_path: Path | None,
 ) -> None:
     """Sync CONFIG: extract, diff, commit, deliver to every sink."""
@@ -59,7 +66,11 @@ def run(
             )
             sys.exit(interrupts.exit_code())
     print_result(result, loaded.spec.workflow)
-    if result.status == "failed" or any(r.error for r in result.deliveries):
+    if result.status == "failed":
+        sys.exit(1)
+    # One rule for every cause of a partial run: failed records, a sink down, refused changes.
+    if result.status == "partial" and not allow_partial:
+        err.print("the run is partial: exit 1 (--allow-partial exits 0)", markup=False)
         sys.exit(1)
 
 

@@ -40,6 +40,34 @@ def test_a_sink_that_is_down_makes_the_run_partial_exit_1_and_shows_its_backlog(
     assert "sink jsonl has 13 changes not yet delivered" in pending.stdout
 
 
+def test_a_refused_change_makes_the_run_partial_exit_1_unless_partial_runs_are_allowed(
+    workspace: Workspace,
+) -> None:
+    workspace.write_source(catalog(10, schemas=2))
+    refusing = {"type": "tests.support.step_doubles:RefusingSink", "name": "picky"}
+    workspace.write_config(sinks=[{**refusing, "config": {"refuse": "*.s0"}}])
+
+    done = workspace.syncer("run", workspace.config)
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "shop run 1: partial" in done.stdout
+    # the schema's five tables wait for it: said once, for the schema, not once per table
+    assert "sink picky: 8 delivered, 1 refused, 5 waiting" in done.stdout
+    assert done.stdout.count("wait for") == 1
+    assert "5 changes wait for warehouse.analytics.s0, which sink picky refused" in done.stdout
+    assert "--allow-partial" in done.stderr
+    assert workspace.query("SELECT status FROM run_summary") == [("partial",)]
+
+    allowed = workspace.syncer("run", workspace.config, "--allow-partial")
+
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+    assert "shop run 2: partial" in allowed.stdout
+    assert workspace.query("SELECT status FROM run_summary ORDER BY run_id") == [
+        ("partial",),
+        ("partial",),
+    ]
+
+
 @pytest.mark.parametrize(
     ("stop", "code", "reason"),
     [
@@ -81,16 +109,18 @@ def test_sigterm_while_a_webhook_receiver_is_slow_saves_what_it_took_and_resends
         receiver.default = Reply(delay=0.05)
         process = workspace.spawn("run", workspace.config)
         deadline = time.monotonic() + 60
-        while len(receiver.accepted()) < 4 and time.monotonic() < deadline:
+        while len(receiver.accepted()) < 5 and time.monotonic() < deadline:
             time.sleep(0.005)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 143, workspace.log.read_text()[-3000:]
         assert workspace.query("SELECT status, error FROM run_summary") == [
             ("interrupted", "stopped by SIGTERM")
         ]
-        # the three requests answered before the signal (six events) are recorded as taken
+        # the requests answered before the signal are recorded as taken: the service, the
+        # database and the schema (each alone: a request ends before a change that depends on
+        # one in it) and at least one pair of tables
         ((offset,),) = workspace.query('SELECT "offset" FROM deliveries')
-        assert offset >= 6
+        assert offset >= 5
         receiver.default = Reply()
         workspace.run()
         sent = Counter(event["id"] for event in receiver.events())

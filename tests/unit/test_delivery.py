@@ -14,7 +14,7 @@ from syncer.sinks.eventsink import EventSink, EventSinkConfig, Outgoing
 from syncer.sinks.jsonl import JsonlConfig, JsonlSink
 from syncer.statefile import open_state
 from syncer.steps import Change, History, Refusal, Refusals
-from tests.support.engine import SCHEMA, Engine, table, tables
+from tests.support.engine import SCHEMA, Engine, catalog, table, tables
 from tests.support.sinks import MemorySink
 
 
@@ -98,7 +98,7 @@ def test_a_sink_that_fails_mid_backlog_keeps_what_it_acknowledged(engine: Engine
 
     class Flaky(MemorySink):
         def write(self, changes):  # type: ignore[no-untyped-def]
-            if self.written:
+            if len(self.written) >= 4:  # the first page of 4 is taken, then the sink goes down
                 self.down = True
             return super().write(changes)
 
@@ -163,7 +163,7 @@ def test_a_sink_that_sends_requests_gets_one_at_a_time_and_each_is_recorded(
 
         def write(self, changes: Sequence[Change]) -> Refusals:
             self.requests.append([c.seq for c in changes])
-            self.down = len(self.requests) == 3  # the receiver goes away at the third
+            self.down = len(self.requests) == 5  # the receiver goes away at the fifth
             return super().write(changes)
 
     sink = Requests()
@@ -172,10 +172,12 @@ def test_a_sink_that_sends_requests_gets_one_at_a_time_and_each_is_recorded(
         (report,) = deliver(store, engine.workflow, [("requests", sink)])
     finally:
         store.close()
-    assert sink.requests == [[1, 2], [3, 4], [5, 6]]
-    # the two requests answered are saved: a run after a kill would send only the third again
-    assert report.delivered == 4 and report.backlog == 2
-    assert offsets(engine) == {"requests": 4}
+    # A request ends before a change whose parent it holds (the database after its service):
+    # the parent's answer is known before its child goes.
+    assert sink.requests == [[1], [2], [3], [4, 5], [6]]
+    # the requests answered are saved: a run after a kill would send only the last one again
+    assert report.delivered == 5 and report.backlog == 1
+    assert offsets(engine) == {"requests": 5}
 
 
 def test_an_event_sink_sends_a_request_per_group_and_histories_are_read_once_a_page(
@@ -209,6 +211,130 @@ def test_an_event_sink_sends_a_request_per_group_and_histories_are_read_once_a_p
         (report,) = deliver(store, engine.workflow, [("events", sink)])
     finally:
         store.close()
-    assert sink.sent == [[(1, 0.1), (2, 0.1)], [(3, 0.1), (4, 0.1)], [(5, 0.1), (6, 0.1)]]
+    # a group ends before a change whose parent it holds (see above)
+    assert sink.sent == [[(1, 0.1)], [(2, 0.1)], [(3, 0.1)], [(4, 0.1), (5, 0.1)], [(6, 0.1)]]
     assert reads == [[1, 2, 3, 4, 5, 6]]
     assert report.delivered == 6 and offsets(engine) == {"events": 6}
+
+
+# --- a child waits while its parent is refused ------------------------------------------------
+
+
+def _stream(name: str, entity_type: str, *records: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "entity_type": entity_type, "records": list(records)}
+
+
+ORDERS, DAILY = f"{SCHEMA}.orders", f"{SCHEMA}.daily"
+TEST_CASE = f"{ORDERS}.id.id_not_null"
+WITH_CHILDREN = [
+    *catalog([table("orders"), table("daily")]),
+    _stream(
+        "tests",
+        "testCase",
+        {
+            "name": "id_not_null",
+            "table": ORDERS,
+            "column": "id",
+            "test_definition": "columnValuesToBeNotNull",
+        },
+    ),
+    _stream(
+        "results",
+        "testCaseResult",
+        {"test_case": TEST_CASE, "timestamp": 1_764_000_000_000, "test_case_status": "Failed"},
+    ),
+    _stream(
+        "lineage",
+        "lineage",
+        {
+            "from_entity": {"type": "table", "fully_qualified_name": ORDERS},
+            "to_entity": {"type": "table", "fully_qualified_name": DAILY},
+        },
+    ),
+]
+
+
+def test_a_refused_parent_holds_back_its_children_until_it_is_delivered_then_all_go_in_order(
+    engine: Engine,
+) -> None:
+    engine.write(WITH_CHILDREN)
+    picky = MemorySink()
+    picky.refuse = {ORDERS}
+
+    first = engine.run(sinks={"picky": picky})
+
+    # The test case, its result (through the test case) and the lineage edge wait for the
+    # table: none of them is offered to the sink.
+    assert [c.key for c in picky.offered] == ["svc", "svc.db", SCHEMA, ORDERS, DAILY]
+    [report] = first.deliveries
+    assert (report.delivered, report.refused, report.waiting) == (4, 1, {ORDERS: 3})
+    waits = f"waits for {ORDERS}, which sink picky refused"
+    assert [(row[2], row[4]) for row in pending(engine)] == [
+        ("created", f"refused {ORDERS}"),
+        ("created", waits),
+        ("created", waits),
+        ("created", waits),
+    ]
+    assert [row[1] for row in pending(engine)][:2] == [ORDERS, TEST_CASE]
+    assert first.status == "partial"
+    assert first.error == (
+        "sink picky: 1 changes refused, 3 waiting for them; retried on the next run "
+        "(see `syncer changes --pending`)"
+    )
+
+    willing = MemorySink()
+    second = engine.run(sinks={"picky": willing})
+
+    # The parent goes first, then its children, in log order.
+    assert [c.entity_type for c in willing.written] == [
+        "table",
+        "testCase",
+        "testCaseResult",
+        "lineage",
+    ]
+    assert [c.seq for c in willing.written] == sorted(c.seq for c in willing.written)
+    assert willing.keys[:2] == [ORDERS, TEST_CASE]
+    assert second.status == "succeeded" and second.deliveries[0].waiting == {}
+    assert pending(engine) == []
+
+
+def test_children_keep_waiting_while_their_parent_is_refused_again(engine: Engine) -> None:
+    engine.write(WITH_CHILDREN)
+    for _ in range(2):
+        picky = MemorySink()
+        picky.refuse = {ORDERS}
+        result = engine.run(sinks={"picky": picky})
+    assert [c.key for c in picky.offered] == [ORDERS]  # the retry offers the parent only
+    assert result.deliveries[0].waiting == {ORDERS: 3}
+    assert [row[3] for row in pending(engine)] == [2, 2, 2, 2]  # attempts
+
+
+def test_a_child_of_a_dead_letter_waits_and_goes_once_it_is_revived(engine: Engine) -> None:
+    engine.write(WITH_CHILDREN)
+
+    class Final(MemorySink):
+        def write(self, changes: Sequence[Change]) -> Refusals:
+            return {
+                seq: Refusal(str(reason), final=True)
+                for seq, reason in super().write(changes).items()
+            }
+
+    dead = Final()
+    dead.refuse = {ORDERS}
+    first = engine.run(sinks={"picky": dead})
+    assert first.deliveries[0].refused == 1 and first.status == "partial"
+
+    again = MemorySink()
+    second = engine.run(sinks={"picky": again})
+    assert again.offered == []  # a dead letter is not offered, and its children wait for it
+    assert second.deliveries[0].waiting == {ORDERS: 3} and second.status == "partial"
+
+    store = open_state(engine.state_path)
+    try:
+        assert store.revive(engine.workflow, "picky") == 1
+    finally:
+        store.close()
+    revived = MemorySink()
+    engine.run(sinks={"picky": revived})
+    assert revived.keys[:2] == [ORDERS, TEST_CASE] and len(revived.keys) == 4
+    assert pending(engine) == []

@@ -76,9 +76,11 @@ _KINDS: dict[str, TableKind] = {
     "SYSTEM VERSIONED": "table",  # MariaDB's temporal tables
     "VIEW": "view",
 }
-# MySQL's "access denied" error codes: to a database, to a table, to a column.
-# MariaDB stores JSON as LONGTEXT with this check; the declared type is more useful.
-_JSON_CHECK = re.compile(r"json_valid\(`((?:[^`]|``)+)`\)", re.IGNORECASE)
+# MariaDB stores JSON as LONGTEXT with this check (its JSON type is an alias that adds it); the
+# declared type is more useful. A check written by hand may also let NULL through.
+_JSON_CHECK = re.compile(
+    r"json_valid\(`((?:[^`]|``)+)`\)(?:\s+or\s+`\1`\s+is\s+null)?", re.IGNORECASE
+)
 
 _TABLES = """
 SELECT TABLE_NAME, TABLE_TYPE, TABLE_COMMENT FROM information_schema.TABLES
@@ -382,11 +384,12 @@ def _add_json_types(
     json_columns: set[tuple[str, str]] = set()
     for table, clause in fetch(conn, _JSON_COLUMNS, schema, names):
         if table in tables and (found := _JSON_CHECK.fullmatch(clause.strip())):
-            json_columns.add((table, found.group(1).replace("``", "`")))
+            # Column names are not case-sensitive in MySQL: the check may spell one otherwise.
+            json_columns.add((table, found.group(1).replace("``", "`").lower()))
     for table, column in json_columns:
         raw = tables[table]
         raw.columns = [
-            _with_type(c, "json") if c.name == column and c.type == "longtext" else c
+            _with_type(c, "json") if c.name.lower() == column and c.type == "longtext" else c
             for c in raw.columns
         ]
 

@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 
 from connectors.sql.reflect.model import CheckLine
 
+# MySQL's "access denied" error codes: to a database, to a table, to a column.
 ACCESS_DENIED = frozenset({1044, 1142, 1143})
 _USER_PRIVILEGES = (
     "SELECT PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = %s"

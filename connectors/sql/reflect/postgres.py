@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -101,30 +101,48 @@ LEFT JOIN pg_description d
 WHERE {_PAGE}
 """
 
-# The enum a column holds (directly, or as an array's element) with its labels; the type's
-# schema, to unqualify what `format_type` prints under our search_path.
+# A column's type as `format_type` prints it, and its oid, which `_TYPES_SQL` describes.
 _COLUMNS_SQL = f"""
-WITH enums AS (
-    SELECT enumtypid, string_agg(quote_literal(enumlabel), ',' ORDER BY enumsortorder) AS labels
-    FROM pg_enum GROUP BY enumtypid
-)
 SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
        CASE WHEN a.attgenerated = '' THEN pg_get_expr(ad.adbin, ad.adrelid) END,
        d.description,
        row_number() OVER (PARTITION BY a.attrelid ORDER BY a.attnum),
-       CASE WHEN bn.nspname <> 'pg_catalog' THEN quote_ident(bn.nspname) || '.' END,
-       e.labels
+       a.atttypid
 FROM pg_class c
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-JOIN pg_type t ON t.oid = a.atttypid
-JOIN pg_type b ON b.oid = CASE WHEN t.typelem <> 0 AND t.typlen = -1 THEN t.typelem ELSE t.oid END
-JOIN pg_namespace bn ON bn.oid = b.typnamespace
-LEFT JOIN enums e ON e.enumtypid = b.oid
 LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
 LEFT JOIN pg_description d
        ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = a.attnum
 WHERE {_PAGE}
 ORDER BY c.relname, a.attnum
+"""
+
+# Every type the page's columns hold, and what those are made of: an array's element type
+# (`typelem` of a varlena array), a domain's base type (`typbasetype`, itself maybe a domain)
+# printed with the domain's type modifier, an enum's labels, a composite type's fields. Each with
+# its schema when not pg_catalog, to unqualify what `format_type` prints under our search_path.
+_TYPES_SQL = """
+WITH RECURSIVE used(oid) AS (
+    SELECT a.atttypid FROM pg_attribute a
+    WHERE a.attrelid = ANY(CAST(:oids AS oid[])) AND a.attnum > 0 AND NOT a.attisdropped
+  UNION
+    SELECT CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.typelem END
+    FROM used u JOIN pg_type t ON t.oid = u.oid
+    WHERE t.typtype = 'd' OR (t.typelem <> 0 AND t.typlen = -1)
+)
+SELECT t.oid, t.typtype,
+       CASE WHEN n.nspname <> 'pg_catalog' THEN quote_ident(n.nspname) || '.' END,
+       CASE WHEN t.typtype <> 'd' AND t.typelem <> 0 AND t.typlen = -1 THEN t.typelem END,
+       CASE WHEN t.typtype = 'd' THEN t.typbasetype END,
+       CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) END,
+       (SELECT string_agg(quote_literal(e.enumlabel), ',' ORDER BY e.enumsortorder)
+        FROM pg_enum e WHERE e.enumtypid = t.oid),
+       CASE WHEN t.typtype = 'c' THEN
+           (SELECT string_agg(quote_ident(f.attname) || ' ' || format_type(f.atttypid, f.atttypmod),
+                              ',' ORDER BY f.attnum)
+            FROM pg_attribute f WHERE f.attrelid = t.typrelid AND f.attnum > 0
+                                  AND NOT f.attisdropped) END
+FROM used u JOIN pg_type t ON t.oid = u.oid JOIN pg_namespace n ON n.oid = t.typnamespace
 """
 
 # Column names in key order; `conparentid = 0` leaves out the copies PostgreSQL makes of a
@@ -341,7 +359,8 @@ def _page(conn: sa.Connection, relations: list[tuple[str, TableKind, int]]) -> I
         if name in tables:
             tables[name].comment = comment
             tables[name].definition = definition
-    _add_columns(tables, conn.execute(sa.text(_COLUMNS_SQL), where))
+    types = {row[0]: PgType(*row[1:]) for row in conn.execute(sa.text(_TYPES_SQL), where)}
+    _add_columns(tables, conn.execute(sa.text(_COLUMNS_SQL), where), types)
     _add_constraints(tables, conn.execute(sa.text(_CONSTRAINTS_SQL), where))
     yield from tables.values()
 
@@ -377,13 +396,13 @@ def _connect_timeout(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str
     cparams.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
 
 
-def _add_columns(tables: dict[str, RawTable], rows: Any) -> None:
-    for table, name, type_, nullable, default, comment, ordinal, prefix, labels in rows:
+def _add_columns(tables: dict[str, RawTable], rows: Any, types: dict[int, PgType]) -> None:
+    for table, name, type_, nullable, default, comment, ordinal, type_oid in rows:
         if table in tables:
             tables[table].columns.append(
                 RawColumn(
                     name=name,
-                    type=column_type(type_, prefix, labels),
+                    type=column_type(type_oid, type_, types),
                     nullable=nullable,
                     ordinal=ordinal,
                     default=default,
@@ -392,19 +411,37 @@ def _add_columns(tables: dict[str, RawTable], rows: Any) -> None:
             )
 
 
-def column_type(formatted: str, prefix: str | None, labels: str | None) -> str:
-    """What `format_type` printed, without the type's schema; an enum as `enum name('a','b')`.
+class PgType(NamedTuple):
+    """A row of `_TYPES_SQL`: one type, and the oids of the types it is made of."""
 
-    `prefix` is the quoted schema and dot that precede a user type's name; `labels` the enum's
-    labels, quoted and comma-separated, when the type (or an array's element) is an enum.
-    """
-    if prefix and formatted.startswith(prefix):
-        formatted = formatted[len(prefix) :]
-    if labels is None:
+    kind: str  # typtype: b(ase), c(omposite), d(omain), e(num), r(ange), m(ultirange), p(seudo)
+    prefix: str | None  # the quoted schema and dot `format_type` puts before a user type's name
+    element: int | None  # an array's element type
+    base: int | None  # a domain's base type
+    base_formatted: str | None  # the base type as `format_type` prints it with the domain's typmod
+    labels: str | None  # an enum's labels, quoted, comma-separated, in order
+    fields: str | None  # a composite type's fields: `name type,…`
+
+
+def column_type(oid: int, formatted: str, types: dict[int, PgType]) -> str:
+    """What `format_type` printed for type `oid`, without the type's schema, and spelled out as
+    `types.map_type` reads it: an enum as `enum name('A','B')`, a domain as `domain name(base)`
+    (its base in turn spelled out: a domain over a domain nests), a composite type as `struct
+    name(field type,…)`, an array as its element type's spelling and `[]`."""
+    found = types.get(oid)
+    if found is None:
         return formatted
-    name, brackets, _ = formatted.partition("[")
-    suffix = brackets + formatted[len(name) + len(brackets) :] if brackets else ""
-    return f"enum {name}({labels}){suffix}"
+    if found.element is not None and formatted.endswith("[]"):
+        return column_type(found.element, formatted[:-2], types) + "[]"
+    if found.prefix and formatted.startswith(found.prefix):
+        formatted = formatted[len(found.prefix) :]
+    if found.kind == "d" and found.base is not None and found.base_formatted is not None:
+        return f"domain {formatted}({column_type(found.base, found.base_formatted, types)})"
+    if found.kind == "e" and found.labels is not None:
+        return f"enum {formatted}({found.labels})"
+    if found.kind == "c":
+        return f"struct {formatted}({found.fields or ''})"
+    return formatted
 
 
 def _add_constraints(tables: dict[str, RawTable], rows: Any) -> None:

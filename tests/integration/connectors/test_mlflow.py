@@ -235,12 +235,13 @@ def test_a_model_is_described_by_its_latest_version_its_run_and_its_signature(
     churn = synced.entities()["mlflow.churn-classifier"]
     assert churn["algorithm"] == "sklearn"
     assert churn["description"].startswith("Predicts which subscribers cancel")
-    assert {f["name"]: f["dataType"] for f in churn["mlFeatures"]} == {
-        "tenure_months": "numerical",
-        "monthly_charges": "numerical",
-        "contract_type": "categorical",
-        "support_calls": "numerical",
-    }
+    # In the signature's input order, as the MLmodel file lists them.
+    assert [(f["name"], f["dataType"]) for f in churn["mlFeatures"]] == [
+        ("tenure_months", "numerical"),
+        ("monthly_charges", "numerical"),
+        ("contract_type", "categorical"),
+        ("support_calls", "numerical"),
+    ]
     assert churn["target"] == "churned"
     hyper = {p["name"]: p.get("value") for p in churn["mlHyperParameters"]}
     assert hyper["model_type"] == "random_forest" and hyper["n_estimators"] == "50"

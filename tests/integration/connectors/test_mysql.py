@@ -265,7 +265,7 @@ def test_column_types_comments_and_keys_are_read_field_by_field(deployment: Depl
     expected = {
         "id": ("INT", "int(11)", None, None, None),
         "email": ("VARCHAR", "varchar(255)", 255, None, None),
-        "active": ("BOOLEAN", "tinyint(1)", None, None, None),
+        "active": ("TINYINT", "tinyint(1)", None, None, None),
         "visits": ("INT", "int(11)", None, None, None),
         "big": ("BIGINT", "bigint(20) unsigned", None, None, None),
         "notes": ("MEDIUMTEXT", "mediumtext", None, None, None),

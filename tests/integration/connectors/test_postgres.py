@@ -234,8 +234,8 @@ def test_columns_carry_postgres_types_nullability_and_comments(deployment: Deplo
     assert _type(orders["id"])[:1] == ("BIGINT",)
     assert _type(orders["ref"])[:1] == ("UUID",)
     assert _type(orders["amount"]) == ("NUMERIC", "numeric(10,2)", None, 10, 2, None)
-    # The enum's own name and its labels (lower-cased, as every display is).
-    assert _type(orders["status"])[:2] == ("ENUM", "enum status('new','shipped')")
+    # The enum's own name and its labels, in their own case.
+    assert _type(orders["status"])[:2] == ("ENUM", "enum status('new','Shipped')")
     assert _type(orders["scores"]) == ("ARRAY", "double precision[]", None, None, None, "DOUBLE")
     assert _type(orders["receipt"])[:1] == ("BYTEA",)
     assert orders["status"]["constraint"] == "NOT_NULL"

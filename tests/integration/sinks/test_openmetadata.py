@@ -379,6 +379,48 @@ def test_a_tag_openmetadata_lacks_is_refused_by_name_when_the_sink_may_not_creat
     assert om.entity("table", f"{ENGINE_SCHEMA}.customers") is not None
 
 
+def test_a_refused_test_case_holds_back_its_results_until_it_is_delivered(
+    tmp_path: Path, om: OpenMetadataServer
+) -> None:
+    om.test_definitions.discard("columnValuesToBeNotNull")
+    om.test_definitions.add("dbtRelationships")
+    engine = Engine(tmp_path)
+    engine.write(ORCHESTRATED)
+    config = {"server": om.url, "token": TOKEN, "create_test_definitions": False, **SERVICE_TYPE}
+    sink = OpenMetadataSink(OpenMetadataConfig.model_validate(config))
+    test_case = f"{ENGINE_SCHEMA}.orders.id.id_not_null"
+
+    first = engine.run(sinks={"openmetadata": sink})
+
+    [report] = first.deliveries
+    assert (report.refused, report.waiting) == (1, {test_case: 1})
+    assert first.status == "partial"
+    # No result is sent for a test case OpenMetadata does not have: it waits, pending.
+    assert not any("testCaseResults" in r.path for r in om.requests)
+    assert om.entity("testCase", f"{ENGINE_SCHEMA}.orders.id.customer_exists") is not None
+    pending = query_state(
+        engine.state_path, "SELECT entity_type, last_error FROM pending_changes ORDER BY seq"
+    )
+    assert pending[0][0] == "testCase" and pending[0][1].startswith(
+        "test definition columnValuesToBeNotNull does not exist in OpenMetadata"
+    )
+    assert pending[1:] == [
+        ("testCaseResult", f"waits for {test_case}, which sink openmetadata refused")
+    ]
+
+    om.test_definitions.add("columnValuesToBeNotNull")
+    om.clear()
+    second = engine.run(sinks={"openmetadata": sink})
+
+    assert second.status == "succeeded" and second.deliveries[0].waiting == {}
+    writes = [(r.method, r.path.split("/")[3]) for r in om.writes()]
+    assert writes == [("PUT", "testCases"), ("POST", "testCases")]  # the case, then its result
+    [stored] = om.results(test_case)
+    assert stored["testCaseStatus"] == "Failed"
+    assert query_state(engine.state_path, "SELECT count(*) FROM pending_changes") == [(0,)]
+    assert om.invalid == []
+
+
 def _reassign_customers_to_bob(shop: Shop, om: OpenMetadataServer) -> None:
     """A person makes bob the owner in OpenMetadata; then the source changes the table."""
     customers = om.entity("table", f"{SCHEMA}.customers")

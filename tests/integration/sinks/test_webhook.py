@@ -145,7 +145,7 @@ def test_410_dead_letters_an_event_until_it_is_retried(
 ) -> None:
     receiver.script = [Reply(410, b'{"message": "no such subscriber"}')]
     configure(workspace, receiver.url)
-    workspace.run()
+    workspace.run("--allow-partial")  # a dead letter makes a run partial
     gone = receiver.requests[0].events[0]
 
     failed = workspace.syncer("events", "--config", workspace.config, "--failed")
@@ -156,14 +156,18 @@ def test_410_dead_letters_an_event_until_it_is_retried(
     pending = workspace.syncer("changes", "--config", workspace.config, "--pending")
     assert "HTTP 410" in pending.stdout and "hook" in pending.stdout
 
-    workspace.run()  # a dead letter is not offered again by itself
-    assert gone["id"] not in ids(receiver.events())
+    # a dead letter is not offered again by itself, nor what depends on it (every other entity
+    # depends on the service)
+    workspace.run("--allow-partial")
+    assert ids(receiver.events()) == []  # taken events: none yet
 
     retry = workspace.syncer("events", "retry", workspace.config, "--sink", "hook")
     assert retry.returncode == 0, retry.stderr
     assert "1 dead letters of sink hook of shop revived" in retry.stdout
     workspace.run()
-    assert ids(receiver.events())[-1] == gone["id"]
+    # the revived one goes first, then what waited for it
+    assert ids(receiver.events())[-ENTITIES] == gone["id"]
+    assert len(set(ids(receiver.events()))) == ENTITIES
     assert listed(workspace, "--failed") == []
 
 
@@ -188,10 +192,12 @@ def test_a_redirect_to_another_host_is_not_followed(
     with Receiver(host="127.0.0.2") as elsewhere:
         receiver.default = Reply(302, headers={"Location": elsewhere.url})
         configure(workspace, receiver.url)
-        workspace.run()
+        workspace.run("--allow-partial")
 
         assert elsewhere.requests == []
-    pending = workspace.query("SELECT DISTINCT last_error FROM pending_changes")
+    pending = workspace.query(
+        "SELECT DISTINCT last_error FROM pending_changes WHERE last_error NOT LIKE 'waits for %'"
+    )
     assert pending == [
         (
             f"webhook {receiver.url} redirected (HTTP 302) to {elsewhere.url}; redirects are "
@@ -284,7 +290,9 @@ def test_batches_are_signed_json_arrays(workspace: Workspace, receiver: Receiver
     configure(workspace, receiver.url, batch_size=4)
     workspace.run()
 
-    assert [len(r.events) for r in receiver.requests] == [4, 4, 1]
+    # a batch ends before an event whose entity depends on one in it: the service, the
+    # database, its four schemas, their three tables
+    assert [len(r.events) for r in receiver.requests] == [1, 1, 4, 3]
     assert all(verify(SECRET.encode(), r.body, r.headers) for r in receiver.requests)
 
 

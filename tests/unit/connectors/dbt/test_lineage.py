@@ -54,7 +54,8 @@ def test_columns_are_traced_through_ctes_and_aggregates(project: Project) -> Non
     assert _columns(edge) == {
         "order_count": (["order_id"], "COALESCE(pc.order_count, 0)"),
         "lifetime_value": (["amount"], "COALESCE(pc.lifetime_value, 0)"),
-        "first_order_date": (["order_date"], None),
+        # Passed on from the CTE that computes it, with the expression it has there.
+        "first_order_date": (["order_date"], "MIN(order_date)"),
     }
 
 
@@ -74,7 +75,19 @@ def test_an_expression_over_several_columns_keeps_them_all(project: Project) -> 
     assert edge.columns_lineage[0].from_columns[0].startswith("warehouse.shop.main_raw.")
 
 
-def test_a_select_star_snapshot_has_a_table_edge_without_columns(project: Project) -> None:
+def test_a_select_star_snapshot_has_each_column_of_the_model_it_copies(project: Project) -> None:
+    edge = _edges(project)[f"{STAGING}.stg_orders->warehouse.shop.main_snapshots.orders_snapshot"]
+    assert _columns(edge) == {
+        name: ([name], None) for name in ("order_id", "customer_id", "order_date", "status")
+    }
+
+
+def test_a_star_over_a_table_without_known_columns_gives_no_column_lineage() -> None:
+    catalog = load("catalog.json")
+    del catalog["nodes"]["model.shop.stg_orders"]
+    manifest = load("manifest.json")
+    manifest["nodes"]["model.shop.stg_orders"]["columns"] = {}
+    project = build_project(manifest, catalog, Naming("warehouse"))
     edge = _edges(project)[f"{STAGING}.stg_orders->warehouse.shop.main_snapshots.orders_snapshot"]
     assert edge.columns_lineage == []
 

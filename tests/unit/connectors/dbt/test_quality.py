@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 
 from connectors.dbt.mapping import Naming, build_project
-from connectors.dbt.quality import Quality, build_quality, definition_of, results_of
+from connectors.dbt.quality import (
+    Quality,
+    build_quality,
+    definition_of,
+    other_command,
+    results_of,
+)
 from syncer.models import TestCase, TestCaseResult
 from tests.unit.connectors.dbt.runs import load
 
@@ -182,3 +188,28 @@ def test_results_of_tests_the_manifest_does_not_have_are_left_out(quality: Quali
         ]
     }
     assert list(results_of(run_results, quality.bindings, GENERATED_AT)) == []
+
+
+@pytest.mark.parametrize(
+    ("which", "command"),
+    [
+        ("build", None),
+        ("test", None),
+        ("retry", None),
+        ("generate", "dbt docs generate"),
+        ("freshness", "dbt source freshness"),
+        ("compile", "dbt compile"),
+        ("run", "dbt run"),
+        ("seed", "dbt seed"),
+        ("snapshot", "dbt snapshot"),
+        ("run-operation", "dbt run-operation"),
+        (None, None),  # a file that does not say is read as before
+    ],
+)
+def test_only_commands_that_execute_tests_write_test_results(
+    which: str | None, command: str | None
+) -> None:
+    run_results = load("run_results.json")
+    run_results["args"]["which"] = which
+    assert other_command(run_results) == command
+    assert other_command({"results": []}) is None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from connectors.dbt import DbtConfig, DbtSource
 from tests.unit.connectors.dbt.runs import (
@@ -230,6 +231,58 @@ def test_a_truncated_run_results_fails_only_the_results_and_keeps_their_watermar
     run_results.write_bytes(good)
     fixed = runs.run(v2)
     assert fixed.streams["test_results"].created == 17
+
+
+def _latest_statuses(runs: DbtRuns) -> dict[str, str]:
+    """Each test case's latest status, as OpenMetadata shows it: that of its newest result."""
+    latest: dict[str, tuple[int, str]] = {}
+    for result in runs.entities("testCaseResult").values():
+        case, stamp = result["testCase"], result["timestamp"]
+        if case not in latest or stamp > latest[case][0]:
+            latest[case] = (stamp, result["testCaseStatus"])
+    return {case.rsplit(".", 1)[-1]: status for case, (_, status) in latest.items()}
+
+
+def test_docs_generate_after_a_failing_build_leaves_the_failures_the_latest_statuses(
+    runs: DbtRuns, tmp_path: Path
+) -> None:
+    built = runs.run(ARTIFACTS)
+    assert built.status == "succeeded", built.error
+    before = _latest_statuses(runs)
+    assert before["not_null_customer_orders_first_order_date"] == "Failed"
+    assert before["accepted_values_stg_customers_country__GB__US__NL"] == "Failed"  # warn
+    watermark = runs.watermark("test_results")
+    # `dbt docs generate` rewrites run_results.json: every node it compiled is a success,
+    # stamped later than the build.
+    target = copy_artifacts(ARTIFACTS, tmp_path / "docs_generated")
+    generated = load("run_results.json")
+    generated["args"].update(which="generate", invocation_command="dbt docs generate")
+    generated["metadata"]["generated_at"] = "2026-11-24T06:00:00.000000Z"
+    for result in generated["results"]:
+        result.update(status="success", failures=None, message=None)
+        result["timing"] = [
+            {
+                "name": "compile",
+                "started_at": "2026-11-24T05:59:58.000000Z",
+                "completed_at": "2026-11-24T05:59:59.000000Z",
+            }
+        ]
+    write_json(target / "run_results.json", generated)
+    with capture_logs() as logs:
+        again = runs.run(target)
+    assert again.status == "succeeded", again.error
+    assert again.streams["test_results"].scanned == 0
+    assert again.counters.changed == 0
+    assert _latest_statuses(runs) == before
+    assert runs.watermark("test_results") == watermark
+    [note] = [e for e in logs if e["log_level"] == "warning" and "run_results" in e["event"]]
+    assert "`dbt docs generate`" in note["event"]
+    assert note["where"] == str(target / "run_results.json")
+    # test-connection says so too, without failing.
+    report = DbtSource(DbtConfig(path=str(target), service_name="warehouse")).test_connection()
+    assert report.ok
+    [detail] = [d for name, _, d in report.checks if name == "run_results.json"]
+    assert "written by `dbt docs generate`" in detail
 
 
 def test_test_connection_names_each_artifact_and_its_version() -> None:

@@ -16,6 +16,7 @@ from connectors.mlflow.api import (
     RegisteredModel,
     Run,
 )
+from syncer.fingerprint import fingerprint
 
 SIGNATURE = {
     "inputs": [
@@ -89,6 +90,31 @@ def test_signature_inputs_become_features_typed_as_openmetadata_can() -> None:
         "is_foreign": "categorical",
         "signed_up": None,  # OpenMetadata has no type for dates
     }
+
+
+def test_features_keep_the_signatures_input_order_the_same_on_every_run() -> None:
+    def entity() -> Any:
+        return mapping.to_mlmodel(
+            service_name="mlflow",
+            base_url="https://mlflow.example.com",
+            model=_model(),
+            version=_version(),
+            run=None,
+            mlmodel=_mlmodel({"sklearn": {}}, SIGNATURE),
+            tag_classification=None,
+        )
+
+    first = entity()
+    # The order the model takes its inputs in, not sorted by name or type.
+    assert [f.name for f in first.ml_features] == [
+        "tenure_months",
+        "monthly_charges",
+        "contract_type",
+        "is_foreign",
+        "signed_up",
+    ]
+    assert first.model_dump(mode="json")["mlFeatures"][0]["name"] == "tenure_months"
+    assert fingerprint(entity()) == fingerprint(first)
 
 
 def test_a_bare_array_signature_names_no_feature_and_no_target() -> None:

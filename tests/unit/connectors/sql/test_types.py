@@ -46,7 +46,7 @@ CASES: list[tuple[str, str | None, ColumnType]] = [
     ("numeric(12,4)", None, ColumnType(D.NUMERIC, "numeric(12,4)", precision=12, scale=4)),
     ("inet", None, ColumnType(D.INET, "inet")),
     # MySQL
-    ("tinyint(1)", "mysql", ColumnType(D.BOOLEAN, "tinyint(1)")),
+    ("tinyint(1)", "mysql", ColumnType(D.TINYINT, "tinyint(1)")),  # MySQL has no boolean
     ("tinyint(4)", "mysql", ColumnType(D.TINYINT, "tinyint(4)")),
     ("mediumtext", "mysql", ColumnType(D.MEDIUMTEXT, "mediumtext")),
     ("int(11) unsigned", "mysql", ColumnType(D.INT, "int(11) unsigned")),
