@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 from syncer.models import DataType as D
@@ -106,6 +107,9 @@ class ColumnType:
         return {f: getattr(self, f) for f in self.__slots__}
 
 
+# A catalog holds a handful of distinct type strings over many thousands of columns: each is
+# parsed once per process (the answer is an immutable value).
+@lru_cache(maxsize=4096)
 def map_type(raw: str, dialect: str | None = None) -> ColumnType:
     """Map a raw type; unknown names become UNKNOWN (SQLite: its affinity rules decide)."""
     display = normalize(raw)
