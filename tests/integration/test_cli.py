@@ -23,15 +23,6 @@ ENTITIES = 11  # service, database, four schemas, five tables
 
 
 @pytest.fixture
-def workspace(tmp_path: Path, subprocess_env: dict[str, str]) -> Workspace:
-    """A workspace with five tables and a workflow that syncs them to the catalog and JSONL."""
-    ws = Workspace(tmp_path, subprocess_env)
-    ws.write_source(catalog(5))
-    ws.write_config()
-    return ws
-
-
-@pytest.fixture
 def synced(workspace: Workspace) -> Workspace:
     """The same workspace after one successful run."""
     workspace.run()

@@ -25,14 +25,6 @@ BLOCK = 256 * 1024  # DuckDB's block size; three 4 KB headers come first
 
 
 @pytest.fixture
-def workspace(tmp_path: Path, subprocess_env: dict[str, str]) -> Workspace:
-    ws = Workspace(tmp_path, subprocess_env)
-    ws.write_source(catalog(5))
-    ws.write_config()
-    return ws
-
-
-@pytest.fixture
 def synced(workspace: Workspace) -> Workspace:
     workspace.write_source(catalog(2000))
     workspace.run()

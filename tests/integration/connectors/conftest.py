@@ -154,8 +154,8 @@ def pg_server() -> Iterator[PgServer]:
         yield server
 
 
-@pytest.fixture
-def pg_database(pg_server: PgServer) -> Iterator[PgDatabase]:
+@contextmanager
+def new_pg_database(pg_server: PgServer) -> Iterator[PgDatabase]:
     """An empty database, a read-only login role allowed to connect to it, both dropped after."""
     suffix = uuid.uuid4().hex[:12]
     db = PgDatabase(
@@ -180,6 +180,12 @@ def pg_database(pg_server: PgServer) -> Iterator[PgDatabase]:
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db.name))
             )
             admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(db.role)))
+
+
+@pytest.fixture
+def pg_database(pg_server: PgServer) -> Iterator[PgDatabase]:
+    with new_pg_database(pg_server) as db:
+        yield db
 
 
 # --- MariaDB/MySQL ----------------------------------------------------------------------------

@@ -8,16 +8,14 @@ server's own catalog (`pg_class`, `pg_attribute`, `pg_type`, `pg_enum`, `pg_cons
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 import pytest
-from psycopg import sql
 
-from tests.integration.connectors.conftest import PgDatabase, PgServer
+from tests.integration.connectors.conftest import PgServer, new_pg_database
 from tests.integration.connectors.test_postgres import (
     PASSWORD_ENV,
     Deployment,
@@ -156,40 +154,19 @@ class Synced:
 @pytest.fixture(scope="module")
 def synced(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synced]:
     """The rental database, loaded, granted to a read-only role, synced once; dropped after."""
-    suffix = uuid.uuid4().hex[:12]
-    db = PgDatabase(
-        f"syncer_test_{suffix}", f"syncer_ro_{suffix}", f"pw-{uuid.uuid4().hex}", pg_server.port
-    )
-    with psycopg.connect(pg_server.dsn("postgres"), autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db.name)))
-        try:
-            admin.execute(
-                sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
-                    sql.Identifier(db.role), sql.Literal(db.password)
-                )
-            )
-            admin.execute(
-                sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
-                    sql.Identifier(db.name), sql.Identifier(db.role)
-                )
-            )
-            db.execute(FIXTURE.read_text(), GRANTS.format(role=db.role))
-            with pytest.MonkeyPatch.context() as patch:
-                patch.setenv(PASSWORD_ENV, db.password)
-                deployment = _deployment(db, tmp_path_factory.mktemp("rental"), _url(db), False)
-                result = deployment.run()
-                assert result.status == "succeeded", result.error
-            prefix = f"pg.{db.name}.{SCHEMA}."
-            tables = {
-                fqn.removeprefix(prefix): payload
-                for fqn, payload in deployment.payloads("table").items()
-            }
-            yield Synced(deployment, read_catalog(pg_server, db.name), tables)
-        finally:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db.name))
-            )
-            admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(db.role)))
+    with new_pg_database(pg_server) as db:
+        db.execute(FIXTURE.read_text(), GRANTS.format(role=db.role))
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv(PASSWORD_ENV, db.password)
+            deployment = _deployment(db, tmp_path_factory.mktemp("rental"), _url(db), False)
+            result = deployment.run()
+            assert result.status == "succeeded", result.error
+        prefix = f"pg.{db.name}.{SCHEMA}."
+        tables = {
+            fqn.removeprefix(prefix): payload
+            for fqn, payload in deployment.payloads("table").items()
+        }
+        yield Synced(deployment, read_catalog(pg_server, db.name), tables)
 
 
 def test_every_relation_is_synced_with_its_kind(synced: Synced) -> None:
