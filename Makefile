@@ -2,14 +2,20 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+DOCKER ?= docker
+IMAGE ?= metadata-syncer
 
-.PHONY: install demo test lint format bench cassettes dbt-artifacts clean
+.PHONY: install demo test lint format bench bench-quick cassettes dbt-artifacts image clean
 
 install: $(VENV)/.installed
 
+# A venv or a clone installed before the rename to metadata-syncer holds the old name's
+# metadata (`syncer`), whose entry points would load beside the new ones: it goes first.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --quiet --upgrade pip
+	$(BIN)/pip uninstall --quiet --quiet --yes syncer
+	rm -rf syncer.egg-info
 	$(BIN)/pip install --quiet --quiet -e '.[dev]'
 	touch $@
 
@@ -45,9 +51,23 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Every case beside its floor (bench/README.md); bench-quick runs them small, to check the harness.
 bench: install
 	PYTHONPATH=. $(BIN)/python -m bench.run
-	PYTHONPATH=. $(BIN)/python -m bench.postgres
+
+bench-quick: install
+	PYTHONPATH=. $(BIN)/python -m bench.run --quick
+
+# The container image (Dockerfile), where a Docker engine runs: `make image IMAGE=name:tag`;
+# DOCKER=podman builds it with Podman; DOCKER_BUILD_FLAGS='--build-arg EXTRAS=postgres' and so on.
+image:
+	@command -v $(DOCKER) >/dev/null 2>&1 || { echo "make image: $(DOCKER) not found: install \
+	Docker (https://docs.docker.com/engine/install/), or name another builder: make image \
+	DOCKER=podman" >&2; exit 1; }
+	@$(DOCKER) info >/dev/null 2>&1 || { echo "make image: $(DOCKER) cannot reach its engine: \
+	start it (sudo systemctl start docker), or check DOCKER_HOST" >&2; exit 1; }
+	$(DOCKER) build $(DOCKER_BUILD_FLAGS) --tag $(IMAGE) .
+	@$(DOCKER) run --rm $(IMAGE) --version
 
 clean:
 	rm -rf $(VENV) .syncer out bench/results .pytest_cache .mypy_cache .ruff_cache

@@ -1,25 +1,24 @@
-"""The `sql` source against a generated PostgreSQL database: `python -m bench.postgres`.
+"""The `sql` source against a generated PostgreSQL database (the PostgreSQL case of bench.run).
 
-Builds a uniquely named database (N tables x 15 columns of mixed types, primary keys, some
-foreign keys, comments, and N/50 views), then times a first `syncer run` into the embedded
-catalog, a no-change re-run and a re-run after 1% of the tables gained a column. The database
-is dropped afterwards. Skipped (exit 0) when no PostgreSQL answers on 127.0.0.1:5432.
+A uniquely named database holds N tables x 15 columns of mixed types, primary keys, some
+foreign keys, comments, and N/50 views; the case times a first `syncer run` into the embedded
+catalog, a no-change re-run and a re-run after 1% of the tables changed (half gained a column,
+half a new comment). The database is dropped afterwards. Skipped when no PostgreSQL answers on
+127.0.0.1:5432.
 """
 
 from __future__ import annotations
 
-import argparse
-import shutil
 import socket
 import sys
-import tempfile
 import uuid
-from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import sqlalchemy as sa
-import yaml
 
-from bench.run import WORKFLOW, Measurement, Scenario, markdown, run_child, run_facts, state_size
+from bench.floor import postgres_floor_spec
+from bench.harness import Case, Scenario, Step
 
 SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 _TYPES = (
@@ -66,88 +65,65 @@ def build(url: str, tables: int) -> None:
     engine.dispose()
 
 
-def change(url: str, tables: int, percent: float) -> None:
+def change(url: str, tables: int, percent: float) -> int:
+    """`percent` % of the tables changed, spread evenly: every other one gains a column, the
+    rest a new comment; how many."""
+    step = max(1, round(100 / percent))
+    changed = range(0, tables, step)
+    statements = [
+        f"ALTER TABLE t{i} ADD COLUMN added integer"
+        if k % 2 == 0
+        else f"COMMENT ON TABLE t{i} IS 'changed table {i}'"
+        for k, i in enumerate(changed)
+    ]
     engine = sa.create_engine(url)
-    step = max(1, int(100 / percent))
     with engine.begin() as con:
-        con.exec_driver_sql(
-            ";\n".join(f"ALTER TABLE t{i} ADD COLUMN added integer" for i in range(0, tables, step))
-        )
+        con.exec_driver_sql(";\n".join(statements))
     engine.dispose()
+    return len(changed)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.postgres", description=__doc__)
-    parser.add_argument("--tables", type=int, default=10_000)
-    parser.add_argument("--memory-limit", default="256MB", help="state.memory_limit")
-    args = parser.parse_args(argv)
-    try:
-        socket.create_connection(("127.0.0.1", 5432), timeout=2).close()
-    except OSError:
-        sys.stderr.write("no PostgreSQL on 127.0.0.1:5432: database benchmark skipped\n")
-        return 0
+@contextmanager
+def database(tables: int) -> Iterator[str]:
+    """A uniquely named database holding the generated catalog, dropped afterwards."""
     name = f"syncer_bench_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as con:
         con.exec_driver_sql(f"CREATE DATABASE {name}")
-    work = Path(tempfile.mkdtemp(prefix="syncer-bench-pg-"))
-    results: list[Measurement] = []
     try:
-        sys.stderr.write(f"building {args.tables:,} tables and {args.tables // 50} views\n")
-        build(f"{SERVER}/{name}", args.tables)
-        state = work / "state.duckdb"
-        config = work / "workflow.yaml"
-        config.write_text(
-            yaml.safe_dump(
-                {
-                    "workflow": WORKFLOW,
-                    "source": {
-                        "type": "sql",
-                        "config": {"url": f"{SERVER}/{name}", "service_name": "pg"},
-                    },
-                    "sinks": [{"type": "duckdb"}],
-                    "state": {"path": str(state), "memory_limit": args.memory_limit},
-                }
-            )
-        )
-        for scenario in (
-            Scenario("first run", args.tables, "pg"),
-            Scenario("no-change re-run", args.tables, "pg"),
-            Scenario("1% changed re-run", args.tables, "pg", changed_percent=1),
-        ):
-            if scenario.changed_percent:
-                change(f"{SERVER}/{name}", args.tables, scenario.changed_percent)
-            sys.stderr.write(f"running: {scenario.name}\n")
-            before_size = state_size(state)
-            before_offset = run_facts(state)[1] if state.exists() else 0
-            code, wall, rss = run_child(
-                [str(Path(sys.executable).with_name("syncer")), "run", str(config)],
-                work / "run.log",
-            )
-            if code != 0:
-                sys.stderr.write((work / "run.log").read_text())
-            committed, offset, counters = run_facts(state)
-            results.append(
-                Measurement(
-                    scenario,
-                    code,
-                    wall,
-                    rss,
-                    state_size(state) - before_size,
-                    committed,
-                    offset - before_offset,
-                    counters,
-                )
-            )
+        sys.stderr.write(f"PostgreSQL: building {tables:,} tables and {tables // 50} views\n")
+        build(f"{SERVER}/{name}", tables)
+        yield name
     finally:
         with admin.connect() as con:
             con.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         admin.dispose()
-        shutil.rmtree(work, ignore_errors=True)
-    table = markdown(results, 15).replace("sink: embedded", "source: PostgreSQL, sink: embedded")
-    sys.stdout.write(table)
-    return 0 if all(m.exit_code == 0 for m in results) else 1
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def available() -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", 5432), timeout=2).close()
+    except OSError:
+        return False
+    return True
+
+
+def case(name: str, tables: int, memory_limit: str = "256MB") -> Case:
+    """The PostgreSQL case on database `name`: first run, no change, 1% changed."""
+    url = f"{SERVER}/{name}"
+    objects = tables + tables // 50
+    return Case(
+        name=f"PostgreSQL {tables // 1000}k" if tables >= 1000 else f"PostgreSQL {tables}",
+        detail=f"{tables:,} tables x 15 columns + {tables // 50:,} views",
+        source={"type": "sql", "config": {"url": url, "service_name": "pg"}},
+        floor=postgres_floor_spec(f"host=127.0.0.1 port=5432 user=postgres dbname={name}"),
+        steps=[
+            Step(Scenario("first run", objects)),
+            Step(Scenario("no-change re-run", objects)),
+            Step(
+                Scenario("1% changed re-run", objects, changed_percent=1),
+                before=lambda: change(url, tables, 1),
+            ),
+        ],
+        state={"memory_limit": memory_limit},
+    )

@@ -1,17 +1,14 @@
-"""The benchmark behind `make bench`: `syncer run` on a synthetic catalog, scenario by scenario.
+"""The benchmark behind `make bench`: each case's syncer runs beside the floor, and the targets.
 
-    python -m bench.run [--tables N] [--columns 10] [--out DIR] [--profile]
+    python -m bench.run [--quick] [--cases synthetic,sqlite,postgres,openmetadata] [--out DIR]
 
-Each scenario is a separate `syncer run` subprocess on a workflow YAML written to a temp dir,
-with the embedded DuckDB catalog as its only sink. The first three share one fresh state file:
-(1) a first run, (2) a re-run with nothing changed, (3) a re-run with 1% of the tables changed.
-(4) is a first run of N/10 tables on a fresh state file, to show whether peak RSS grows with N.
-
-Measured per scenario: wall seconds of the subprocess (interpreter start included), tables per
-second, changes committed by the run and delivered to the sink (from the state file), the
-child's peak RSS (from `wait4`, exact), and the bytes the run added to the state file and its
-WAL. The Markdown table is printed and written to DIR/latest.md. Targets are documented in
-bench/README.md, not asserted: a benchmark reports, it does not fail a build.
+Cases (bench/README.md): the synthetic source (N tables, and N/10 to see memory against N),
+real SQLite files (20,000 and 60,000 tables), a generated PostgreSQL database (10,000 tables),
+and the OpenMetadata sink against the local stand-in (2,000 tables, bulk on and off). Each
+case is a first run, a no-change re-run and a 1% changed re-run on one fresh state file, each
+a `syncer run` subprocess; the floor (the catalog read alone, bench/floor.py) is measured in the
+same run, before the first run and again after the change. The Markdown report is printed and
+written to DIR/latest.md. Targets are reported as met or missed, never asserted.
 """
 
 from __future__ import annotations
@@ -19,177 +16,226 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import duckdb
-import yaml
 
-REPO = Path(__file__).resolve().parent.parent
-SOURCE = "bench.synthetic:SyntheticSource"
-WORKFLOW = "bench"
+from bench import openmetadata, postgres, sqlite
+from bench.floor import synthetic_floor_spec
+from bench.harness import REPO, Case, Row, Scenario, Step, run_case
+from bench.synthetic import SOURCE_TYPE
 
-
-@dataclass(frozen=True, slots=True)
-class Scenario:
-    name: str
-    tables: int
-    state: str  # name of the state file (scenarios sharing one run in order)
-    changed_percent: float = 0
-    generation: int = 0
+ALL_CASES = ("synthetic", "sqlite", "postgres", "openmetadata")
+MB = 2**20
 
 
 @dataclass(frozen=True, slots=True)
-class Measurement:
-    scenario: Scenario
-    exit_code: int
-    wall: float
-    peak_rss: int  # bytes
-    state_added: int  # bytes
-    committed: int  # change rows the run committed
-    delivered: int  # changes the sink acknowledged during the run
-    counters: dict[str, int]
-
-    @property
-    def rate(self) -> float:
-        return self.scenario.tables / self.wall if self.wall else 0.0
+class Sizes:
+    synthetic: int
+    sqlite: tuple[int, ...]
+    postgres: int
+    openmetadata: int
 
 
-def scenarios(tables: int) -> list[Scenario]:
-    small = max(1, tables // 10)
-    return [
-        Scenario("first run", tables, "main"),
-        Scenario("no-change re-run", tables, "main"),
-        Scenario("1% changed re-run", tables, "main", changed_percent=1, generation=1),
-        Scenario("first run, N/10", small, "small"),
-    ]
+FULL = Sizes(synthetic=100_000, sqlite=(20_000, 60_000), postgres=10_000, openmetadata=2_000)
+QUICK = Sizes(synthetic=2_000, sqlite=(1_000, 3_000), postgres=500, openmetadata=100)
 
 
-def workflow_yaml(scenario: Scenario, columns: int, state_path: Path) -> dict[str, Any]:
-    return {
-        "workflow": WORKFLOW,
-        "source": {
-            "type": SOURCE,
-            "config": {
-                "tables": scenario.tables,
-                "columns": columns,
-                "changed_percent": scenario.changed_percent,
-                "generation": scenario.generation,
-            },
-        },
-        "sinks": [{"type": "duckdb"}],
-        "state": {"path": str(state_path)},
-    }
+def synthetic_case(tables: int, columns: int, label: str) -> Case:
+    """The synthetic source: first run, no change, 1% changed (generation 1)."""
 
+    def source(generation: int) -> dict[str, object]:
+        config = {"tables": tables, "columns": columns, "changed_percent": 1}
+        return {"type": SOURCE_TYPE, "config": {**config, "generation": generation}}
 
-def syncer_command(config: Path, profile: Path | None) -> list[str]:
-    """`syncer run CONFIG`, under cProfile if asked (it runs the console script as a file)."""
-    script = Path(sys.executable).with_name("syncer")
-    if profile is not None:
-        return [
-            sys.executable,
-            "-m",
-            "cProfile",
-            "-o",
-            str(profile),
-            str(script),
-            "run",
-            str(config),
-        ]
-    if script.exists():
-        return [str(script), "run", str(config)]
-    return [sys.executable, "-c", "from syncer.cli import main; main()", "run", str(config)]
-
-
-def state_size(path: Path) -> int:
-    wal = path.with_name(path.name + ".wal")
-    return sum(p.stat().st_size for p in (path, wal) if p.exists())
-
-
-def run_child(command: list[str], log: Path) -> tuple[int, float, int]:
-    """Run a command to completion: exit code, wall seconds, peak RSS in bytes (from wait4)."""
-    paths = [str(REPO), os.environ.get("PYTHONPATH", "")]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
-    with log.open("wb") as out:
-        start = time.perf_counter()
-        child = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(child.pid, 0)
-        wall = time.perf_counter() - start
-    child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-    return child.returncode, wall, usage.ru_maxrss * 1024  # Linux reports KiB
-
-
-def run_facts(state_path: Path) -> tuple[int, int, dict[str, int]]:
-    """The last run's committed change rows, the sink's offset, and the run's counters."""
-    names = ("scanned", "created", "updated", "unchanged", "deleted")
-    con = duckdb.connect(str(state_path), read_only=True)
-    try:
-        row = con.execute(
-            f"SELECT run_id, {', '.join(names)} FROM runs WHERE workflow = ? "
-            "ORDER BY run_id DESC LIMIT 1",
-            [WORKFLOW],
-        ).fetchone()
-        run_id, *counts = row or (0, *(0 for _ in names))
-        committed = _scalar(con, "SELECT count(*) FROM changes WHERE run_id = ?", [run_id])
-        offset = _scalar(
-            con,
-            'SELECT coalesce(max("offset"), 0) FROM deliveries WHERE workflow = ?',
-            [WORKFLOW],
-        )
-    finally:
-        con.close()
-    return committed, offset, dict(zip(names, (int(c) for c in counts), strict=True))
-
-
-def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> int:
-    row = con.execute(sql, params).fetchone()
-    return int(row[0]) if row else 0
-
-
-def measure(scenario: Scenario, columns: int, work: Path, profiles: Path | None) -> Measurement:
-    state_path = work / scenario.state / "state.duckdb"
-    config = work / f"{scenario.state}-{scenario.generation}-{scenario.tables}.yaml"
-    config.write_text(yaml.safe_dump(workflow_yaml(scenario, columns, state_path), sort_keys=False))
-    before_size = state_size(state_path)
-    before_offset = run_facts(state_path)[1] if state_path.exists() else 0
-    slug = "".join(ch if ch.isalnum() else "_" for ch in scenario.name).strip("_")
-    profile = profiles / f"{slug}.prof" if profiles is not None else None
-    log = work / f"{slug}.log"
-    code, wall, rss = run_child(syncer_command(config, profile), log)
-    if code != 0:
-        sys.stderr.write(f"{scenario.name}: syncer exited {code}:\n{log.read_text()}\n")
-    added = state_size(state_path) - before_size
-    committed, offset, counters = run_facts(state_path) if state_path.exists() else (0, 0, {})
-    return Measurement(
-        scenario, code, wall, rss, added, committed, offset - before_offset, counters
+    changed = Scenario("1% changed re-run", tables, changed_percent=1, generation=1)
+    return Case(
+        name=label,
+        detail=f"{tables:,} tables x {columns} columns, generated inside syncer",
+        source=source(0),
+        floor=synthetic_floor_spec({"tables": tables, "columns": columns}),
+        steps=[
+            Step(Scenario("first run", tables)),
+            Step(Scenario("no-change re-run", tables)),
+            Step(changed, source=source(1)),
+        ],
     )
 
 
-def markdown(results: list[Measurement], columns: int) -> str:
+# --- targets (issue 13) ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    case: str
+    target: str
+    figure: str
+    met: bool
+
+
+def time_limit(row: Row) -> tuple[str, float] | None:
+    """The issue's wall-time target for this row, as (text, seconds), if it has one."""
+    floor, name = row.floor.seconds, row.measurement.scenario.name
+    real = not row.case.startswith("synthetic")
+    if name == "no-change re-run" and real:
+        return "≤ 1.5 x floor + 0.3 s", 1.5 * floor + 0.3
+    if name == "1% changed re-run" and real:
+        return "≤ 1.7 x floor + 0.3 s", 1.7 * floor + 0.3
+    if name == "first run" and row.case.startswith("PostgreSQL"):
+        return "≤ 3 x floor", 3 * floor
+    return None
+
+
+def checks(rows: list[Row]) -> list[Check]:
+    found: list[Check] = []
+    for row in rows:
+        m = row.measurement
+        limit = time_limit(row)
+        if limit is not None:
+            text, seconds = limit
+            figure = f"{m.wall:.2f} s vs {seconds:.2f} s"
+            found.append(Check(row.case, f"{m.scenario.name} {text}", figure, m.wall <= seconds))
+        if row.case == "synthetic" and m.scenario.name == "first run":
+            found.append(
+                Check(row.case, "first run ≥ 10,000 tables/s", f"{m.rate:,.0f}", m.rate >= 10_000)
+            )
+        if m.scenario.name == "no-change re-run":
+            rss = m.peak_rss / MB
+            found.append(
+                Check(row.case, "no-change peak RSS ≤ 300 MB", f"{rss:,.0f} MB", rss <= 300)
+            )
+    found.extend(flat_checks(rows))
+    return found
+
+
+def flat_checks(rows: list[Row]) -> Iterator[Check]:
+    """No-change peak RSS flat in N: the larger N's within 10% (+20 MB) of the smaller's."""
+    groups: dict[str, list[Row]] = {}
+    for row in rows:
+        if row.measurement.scenario.name == "no-change re-run":
+            groups.setdefault(row.case.split()[0], []).append(row)
+    for family, members in groups.items():
+        if len(members) < 2:
+            continue
+        small, large = min(members, key=_n), max(members, key=_n)
+        a, b = small.measurement.peak_rss / MB, large.measurement.peak_rss / MB
+        yield Check(
+            family,
+            "no-change peak RSS flat in N (≤ 1.1 x smaller N's + 20 MB)",
+            f"{b:,.0f} MB at {_n(large):,} vs {a:,.0f} MB at {_n(small):,}",
+            b <= 1.1 * a + 20,
+        )
+
+
+def sink_checks(rows: list[openmetadata.SinkRow]) -> Iterator[Check]:
+    for r in rows:
+        if r.measurement.scenario.name == "no-change re-run":
+            case = f"OpenMetadata, bulk {'on' if r.bulk else 'off'}"
+            yield Check(case, "no-change re-run sends 0 requests", f"{r.requests}", r.requests == 0)
+
+
+def _n(row: Row) -> int:
+    return row.measurement.scenario.tables
+
+
+# --- report -----------------------------------------------------------------------------
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "**missed**"
+
+
+def runs_table(rows: list[Row]) -> list[str]:
     lines = [
-        f"N = {results[0].scenario.tables:,} tables x {columns} columns, "
-        f"sink: embedded DuckDB catalog, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
-        f"DuckDB {duckdb.__version__}",
-        "",
-        "| scenario | tables | wall s | tables/s | created / updated / unchanged | "
-        "sink writes | peak RSS MB | state bytes added |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| case | scenario | objects | wall s | tables/s | floor s | x floor | target | "
+        "created / updated / unchanged | sink writes | peak RSS MB | state added |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
     ]
-    for m in results:
+    for row in rows:
+        m, floor = row.measurement, row.floor.seconds
         c = m.counters
         status = "" if m.exit_code == 0 else f" (exit {m.exit_code})"
+        limit = time_limit(row)
+        target = f"{limit[0]}: {verdict(m.wall <= limit[1])}" if limit else ""
         lines.append(
-            f"| {m.scenario.name}{status} | {m.scenario.tables:,} | {m.wall:.1f} | "
-            f"{m.rate:,.0f} | {c.get('created', 0):,} / {c.get('updated', 0):,} / "
-            f"{c.get('unchanged', 0):,} | {m.delivered:,} | {m.peak_rss / 2**20:,.0f} | "
-            f"{_bytes(m.state_added)} |"
+            f"| {row.case} | {m.scenario.name}{status} | {m.scenario.tables:,} | {m.wall:.2f} | "
+            f"{m.rate:,.0f} | {floor:.2f} | {m.wall / floor:.1f} | {target} | "
+            f"{c.get('created', 0):,} / {c.get('updated', 0):,} / {c.get('unchanged', 0):,} | "
+            f"{m.delivered:,} | {m.peak_rss / MB:,.0f} | {_bytes(m.state_added)} |"
         )
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def floors_table(rows: list[Row]) -> list[str]:
+    lines = ["| case | floor runs s | floor peak RSS MB |", "| --- | --- | ---: |"]
+    seen: set[tuple[str, tuple[float, ...]]] = set()
+    for row in rows:
+        key = (row.case, row.floor.walls)
+        if key in seen:
+            continue
+        seen.add(key)
+        walls = ", ".join(f"{w:.2f}" for w in row.floor.walls)
+        failed = "" if row.floor.exit_code == 0 else f" (exit {row.floor.exit_code})"
+        lines.append(f"| {row.case} | {walls}{failed} | {row.floor.peak_rss / MB:,.0f} |")
+    return lines
+
+
+def checks_table(found: list[Check]) -> list[str]:
+    lines = ["| case | target | figure | |", "| --- | --- | --- | --- |"]
+    lines += [f"| {c.case} | {c.target} | {c.figure} | {verdict(c.met)} |" for c in found]
+    return lines
+
+
+def sink_table(rows: list[openmetadata.SinkRow]) -> list[str]:
+    lines = [
+        "| bulk | scenario | tables | wall s | requests | of which writes | "
+        "created / updated / unchanged | peak RSS MB |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        m, c = r.measurement, r.measurement.counters
+        status = "" if m.exit_code == 0 else f" (exit {m.exit_code})"
+        lines.append(
+            f"| {'on' if r.bulk else 'off'} | {m.scenario.name}{status} | {m.scenario.tables:,} | "
+            f"{m.wall:.2f} | {r.requests:,} | {r.writes:,} | {c.get('created', 0):,} / "
+            f"{c.get('updated', 0):,} / {c.get('unchanged', 0):,} | {m.peak_rss / MB:,.0f} |"
+        )
+    return lines
+
+
+def report(
+    rows: list[Row], sink_rows: list[openmetadata.SinkRow], details: list[str], repeats: int
+) -> str:
+    parts = [
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end, "
+        f"Python {sys.version.split()[0]}, DuckDB {duckdb.__version__}; sink: embedded DuckDB "
+        f"catalog. Floor: the catalog read alone in a `python -c` child (median of {repeats}).",
+        "",
+        *(f"- {d}" for d in details),
+        "",
+    ]
+    found = checks(rows) + list(sink_checks(sink_rows))
+    if rows:
+        parts += ["## Runs beside the floor", "", *runs_table(rows), ""]
+    if found:
+        parts += ["## Targets (issue 13)", "", *checks_table(found), ""]
+    if rows:
+        parts += ["## Floors", "", *floors_table(rows), ""]
+    if sink_rows:
+        tables = sink_rows[0].measurement.scenario.tables
+        parts += [
+            f"## OpenMetadata sink (synthetic source, {tables:,} tables, local stand-in, "
+            "schema checks off)",
+            "",
+            *sink_table(sink_rows),
+            "",
+        ]
+    return "\n".join(parts)
 
 
 def _bytes(n: int) -> str:
@@ -202,33 +248,91 @@ def _bytes(n: int) -> str:
     return f"{sign}{n / 2**20:.1f} MiB"
 
 
-def main(argv: list[str] | None = None) -> int:
+# --- main -------------------------------------------------------------------------------
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
-    parser.add_argument("--tables", type=int, default=100_000, help="N (default 100,000)")
-    parser.add_argument("--columns", type=int, default=10, help="columns per table (default 10)")
+    parser.add_argument("--quick", action="store_true", help="small N: checks the harness")
+    parser.add_argument("--cases", default=",".join(ALL_CASES), help="comma-separated")
+    parser.add_argument("--tables", type=int, help="synthetic N (default 100,000)")
+    parser.add_argument("--columns", type=int, default=10, help="synthetic columns per table")
+    parser.add_argument("--repeats", type=int, help="floor runs per measurement (3; quick: 1)")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
-    parser.add_argument(
-        "--profile", action="store_true", help="also write a cProfile file per scenario to OUT"
-    )
-    parser.add_argument("--keep", action="store_true", help="keep the temp dir (state files, logs)")
-    args = parser.parse_args(argv)
+    parser.add_argument("--cache", type=Path, help="built SQLite files (default OUT/cache)")
+    parser.add_argument("--profile", action="store_true", help="cProfile file per run, in OUT")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (state, logs)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    sizes = QUICK if args.quick else FULL
+    repeats = args.repeats or (1 if args.quick else 3)
+    if args.tables:
+        sizes = Sizes(args.tables, sizes.sqlite, sizes.postgres, sizes.openmetadata)
+    wanted = {c.strip() for c in args.cases.split(",") if c.strip()}
     args.out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="syncer-bench-"))
-    results: list[Measurement] = []
+    profiles = args.out if args.profile else None
+    rows: list[Row] = []
+    sink_rows: list[openmetadata.SinkRow] = []
+    details: list[str] = []
     try:
-        for scenario in scenarios(args.tables):
-            sys.stderr.write(f"running: {scenario.name} ({scenario.tables:,} tables)\n")
-            profiles = args.out if args.profile else None
-            results.append(measure(scenario, args.columns, work, profiles))
+        for label, make in planned_cases(wanted, sizes, args, work):
+            with ExitStack() as stack:
+                case = make(stack)
+                if case is None:
+                    details.append(f"{label}: skipped (no PostgreSQL on 127.0.0.1:5432)")
+                    continue
+                details.append(f"{case.name}: {case.detail}")
+                rows += run_case(case, work, repeats, profiles)
+        if "openmetadata" in wanted:
+            sink_rows = openmetadata.run(work, sizes.openmetadata, args.columns)
     finally:
         if args.keep:
             sys.stderr.write(f"kept {work}\n")
         else:
             shutil.rmtree(work, ignore_errors=True)
-    table = markdown(results, args.columns)
-    (args.out / "latest.md").write_text(table)
-    sys.stdout.write(table)
-    return 0 if all(m.exit_code == 0 for m in results) else 1
+    text = report(rows, sink_rows, details, repeats)
+    (args.out / "latest.md").write_text(text)
+    sys.stdout.write(text)
+    codes = [r.measurement.exit_code for r in rows] + [r.measurement.exit_code for r in sink_rows]
+    return 0 if not any(codes) else 1
+
+
+Maker = Callable[[ExitStack], Case | None]
+
+
+def planned_cases(
+    wanted: set[str], sizes: Sizes, args: argparse.Namespace, work: Path
+) -> Iterator[tuple[str, Maker]]:
+    """(label, a function making the case inside an exit stack that cleans up after it)."""
+    n, columns = sizes.synthetic, args.columns
+    if "synthetic" in wanted:
+        yield "synthetic", lambda _: synthetic_case(n, columns, "synthetic")
+        small = max(1, n // 10)
+        yield "synthetic N/10", lambda _: synthetic_case(small, columns, "synthetic N/10")
+    if "sqlite" in wanted:
+        cache = args.cache or args.out / "cache"
+        for tables in sizes.sqlite:
+            yield "SQLite", _sqlite_maker(cache, work, tables)
+    if "postgres" in wanted:
+        yield "PostgreSQL", _postgres_maker(sizes.postgres)
+
+
+def _sqlite_maker(cache: Path, work: Path, tables: int) -> Maker:
+    return lambda _: sqlite.case(cache, work, tables, 10)
+
+
+def _postgres_maker(tables: int) -> Maker:
+    def make(stack: ExitStack) -> Case | None:
+        if not postgres.available():
+            return None
+        name = stack.enter_context(postgres.database(tables))
+        return postgres.case(name, tables)
+
+    return make
 
 
 if __name__ == "__main__":

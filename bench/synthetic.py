@@ -30,6 +30,7 @@ from syncer.models import (
 )
 from syncer.steps import CursorValue, Either, Source, StepConfig, Stream
 
+SOURCE_TYPE = "bench.synthetic:SyntheticSource"  # as a workflow's `source.type`
 SERVICE = "bench_warehouse"
 DATABASE = "analytics"
 

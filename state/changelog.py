@@ -113,12 +113,17 @@ def _batch(connection: duckdb.DuckDBPyConnection, workflow: str, seqs: list[int]
     return ChangeBatch(seqs, load)
 
 
-def stage_changes(connection: duckdb.DuckDBPyConnection, name: str, seqs: Sequence[int]) -> None:
-    """Copy change rows into a temp table `name` (payload as JSON), for a sink in this file."""
+def view_changes(connection: duckdb.DuckDBPyConnection, name: str, seqs: Sequence[int]) -> None:
+    """A temp view `name` over the change rows with these seqs (payload as JSON, named
+    `payload_json`), for a sink in this file: read where they are, nothing copied. A batch
+    without gaps is a seq range (seqs are unique in the file)."""
+    first, last = min(seqs), max(seqs)
+    where = f"seq BETWEEN {int(first)} AND {int(last)}"
+    if last - first + 1 != len(seqs):  # other workflows' changes, or some held back
+        where += f" AND seq IN ({', '.join(str(int(seq)) for seq in seqs)})"
     connection.execute(
-        f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {CHANGE_COLUMNS}, "
-        "payload AS payload_json FROM changes WHERE seq IN (SELECT unnest(?)) ORDER BY seq",
-        [list(seqs)],
+        f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {CHANGE_COLUMNS}, "
+        f"payload AS payload_json FROM changes WHERE {where}"
     )
 
 
@@ -329,5 +334,5 @@ class StagingArea:
     def connection(self) -> duckdb.DuckDBPyConnection:
         return self._connection
 
-    def stage_changes(self, name: str, seqs: Sequence[int]) -> None:
-        stage_changes(self._connection, name, seqs)
+    def view_changes(self, name: str, seqs: Sequence[int]) -> None:
+        view_changes(self._connection, name, seqs)

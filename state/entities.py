@@ -47,6 +47,25 @@ def changed(
     }
 
 
+def same_digests(
+    connection: duckdb.DuckDBPyConnection,
+    workflow: str,
+    stream: str,
+    keys: list[str],
+    digests: list[str],
+) -> set[int]:
+    """The positions of the keys whose live entity holds the same raw digest."""
+    batch = pa.table({"i": pa.array(range(len(keys)), pa.int64()), "key": keys, "d": digests})
+    with scanning(connection, "raw_batch", batch):
+        rows = connection.execute(
+            "SELECT b.i FROM raw_batch b JOIN entities e "
+            "ON e.workflow = ? AND e.stream = ? AND e.key = b.key "
+            "WHERE e.raw_digest = b.d AND e.deleted_run IS NULL",
+            [workflow, stream],
+        ).fetchall()
+    return {i for (i,) in rows}
+
+
 def forget_seen(connection: duckdb.DuckDBPyConnection) -> None:
     """Start a run's record of keys read (a temp table: it never reaches the file)."""
     connection.execute("CREATE OR REPLACE TEMP TABLE seen (stream VARCHAR, key VARCHAR)")
@@ -113,6 +132,8 @@ def write(connection: duckdb.DuckDBPyConnection, batch: Batch, first_seq: int) -
         )
         with scanning(connection, "new_changes", changes):
             _write_changes(connection, batch)
+    if batch.digests:
+        _write_digests(connection, batch)
     if batch.watermark is not None:
         wm = batch.watermark
         connection.execute(
@@ -141,13 +162,13 @@ def _write_changes(connection: duckdb.DuckDBPyConnection, batch: Batch) -> None:
     # An entity keeps no payload of its own: it points at the change that holds it.
     connection.execute(
         "INSERT INTO entities (workflow, stream, key, entity_type, parent_key, depends_on, "
-        "fingerprint, last_seq, first_run, changed_run, deleted_run) "
-        "SELECT ?, ?, key, entity_type, parent_key, depends_on, fingerprint, seq, ?, ?, NULL "
-        "FROM new_changes WHERE kind <> 'deleted' "
+        "fingerprint, last_seq, first_run, changed_run, deleted_run, raw_digest) "
+        "SELECT ?, ?, key, entity_type, parent_key, depends_on, fingerprint, seq, ?, ?, NULL, "
+        "raw_digest FROM new_changes WHERE kind <> 'deleted' "
         "ON CONFLICT DO UPDATE SET fingerprint = excluded.fingerprint, "
         "last_seq = excluded.last_seq, changed_run = excluded.changed_run, "
         "entity_type = excluded.entity_type, parent_key = excluded.parent_key, "
-        "deleted_run = NULL",
+        "deleted_run = NULL, raw_digest = excluded.raw_digest",
         [batch.workflow, batch.stream, batch.run_id, batch.run_id],
     )
     # A list column is not updated in place: DuckDB rewrites the row. Dependencies rarely
@@ -165,6 +186,20 @@ def _write_changes(connection: duckdb.DuckDBPyConnection, batch: Batch) -> None:
         "AND e.key = n.key",
         [batch.run_id, batch.run_id, batch.workflow, batch.stream],
     )
+
+
+def _write_digests(connection: duckdb.DuckDBPyConnection, batch: Batch) -> None:
+    """New raw digests of entities that were mapped again and found unchanged (after an
+    upgrade, a config change, or a source row that moved without changing the entity)."""
+    keys, digests = zip(*batch.digests, strict=True)
+    table = pa.table({"key": pa.array(keys, pa.string()), "d": pa.array(digests, pa.string())})
+    with scanning(connection, "new_digests", table):
+        connection.execute(
+            "UPDATE entities e SET raw_digest = n.d FROM new_digests n "
+            "WHERE e.workflow = ? AND e.stream = ? AND e.key = n.key "
+            "AND e.raw_digest IS DISTINCT FROM n.d",
+            [batch.workflow, batch.stream],
+        )
 
 
 def orphans(connection: duckdb.DuckDBPyConnection, workflow: str) -> list[tuple[str, str, str]]:

@@ -27,6 +27,7 @@ class Counters:
     deleted: int = 0
     filtered: int = 0
     errors: int = 0
+    refused: int = 0  # deletions a guard held back: the fail-safe, an unverifiable one
 
     FIELDS: ClassVar[tuple[str, ...]] = (
         "scanned",
@@ -37,6 +38,7 @@ class Counters:
         "deleted",
         "filtered",
         "errors",
+        "refused",
     )
 
     def add(self, other: Counters) -> None:

@@ -69,6 +69,7 @@ class ChangeRow(NamedTuple):
     changed_fields: list[str]
     description: str | None  # JSON: fieldsAdded / fieldsUpdated / fieldsDeleted
     payload: str  # canonical JSON; for a deletion, the entity's last known state
+    raw_digest: str | None = None  # of the source's rows it was mapped from, salted
 
 
 class ViolationRow(NamedTuple):
@@ -102,5 +103,7 @@ class Batch:
     workflow: str
     stream: str
     changes: list[ChangeRow] = field(default_factory=list)
+    # (key, raw digest) of entities mapped again but found unchanged: only the digest moved.
+    digests: list[tuple[str, str]] = field(default_factory=list)
     watermark: Watermark | None = None
     counters: Counters = field(default_factory=Counters)

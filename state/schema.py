@@ -171,8 +171,21 @@ CREATE TABLE state_identity (
 INSERT INTO state_identity (id, created_at) VALUES (uuid(), now());
 """
 
+# v6: each entity's raw digest (a hash of the source's own rows before mapping, salted with
+# what the mapping depends on), so that a record whose raw digest is unchanged is never mapped
+# again; and `refused`, the deletions the fail-safe held back, counted per stream and per run.
+_V6 = """
+ALTER TABLE entities ADD COLUMN raw_digest VARCHAR;
+ALTER TABLE runs ADD COLUMN refused BIGINT DEFAULT 0;
+ALTER TABLE run_streams ADD COLUMN refused BIGINT DEFAULT 0;
+CREATE OR REPLACE VIEW run_summary AS
+SELECT run_id, workflow, status, started_at, ended_at, scanned, created, updated, unchanged,
+       restored, deleted, filtered, errors, mode, syncer_version, error, refused
+FROM runs;
+"""
+
 # Each entry upgrades the file by one version; never edit one that has shipped.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 VIEWS = {

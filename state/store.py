@@ -161,6 +161,13 @@ class StateStore:
         """What the state knows of the keys whose fingerprint differs from it, by position."""
         return entities.changed(self.connection, workflow, stream, keys, fingerprints)
 
+    def same_digests(
+        self, workflow: str, stream: str, keys: list[str], digests: list[str]
+    ) -> set[int]:
+        """The positions of the keys whose live entity holds this raw digest: records that
+        need not be mapped again."""
+        return entities.same_digests(self.connection, workflow, stream, keys, digests)
+
     def forget_seen(self) -> None:
         """Start a run's record of keys read (a temp table: it never reaches the file)."""
         entities.forget_seen(self.connection)
@@ -270,9 +277,10 @@ class StateStore:
         with self.transaction():
             return deliveries.revive(self.connection, workflow, sink, seqs)
 
-    def stage_changes(self, name: str, seqs: Sequence[int]) -> None:
-        """Copy change rows into a temp table `name` (payload as JSON), for a sink in this file."""
-        changelog.stage_changes(self.connection, name, seqs)
+    def view_changes(self, name: str, seqs: Sequence[int]) -> None:
+        """A temp view `name` over the change rows with these seqs (payload as JSON), for a
+        sink in this file."""
+        changelog.view_changes(self.connection, name, seqs)
 
     # --- maintenance ----------------------------------------------------------------------
 

@@ -10,13 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 
-from syncer import plugins, secrets, yamlfile
+from syncer import paths, plugins, secrets, yamlfile
 from syncer.errors import ConfigError
 from syncer.fingerprint import fingerprint_of
+from syncer.metrics import MetricsSpec
 from syncer.steps import Processor, Sink, Source
 
+# Relative to the config file's folder, as every relative path in a config is (syncer.paths).
 DEFAULT_STATE_PATH = Path(".syncer/state.duckdb")
 
 
@@ -66,6 +68,13 @@ class WorkflowConfig(_Strict):
     deletions: DeletionSpec = Field(default_factory=DeletionSpec)
     cursors: CursorSpec = Field(default_factory=CursorSpec)
     batch_size: int = Field(default=5000, ge=1, le=1_000_000)
+    metrics: MetricsSpec | None = None  # Prometheus metrics after each run (syncer.metrics)
+
+    @model_validator(mode="after")
+    def _state_beside_the_config(self, info: ValidationInfo) -> WorkflowConfig:
+        # Here rather than on StateSpec.path: the default, unvalidated, needs resolving too.
+        self.state.path = paths.beside_config(self.state.path, info)
+        return self
 
 
 @dataclass
@@ -78,6 +87,9 @@ class LoadedConfig:
     source: Source
     processors: list[Processor]
     sinks: list[tuple[str, Sink]]
+    # Of the source's and processors' config as written: what mapping a record depends on. A
+    # change voids the raw digests stored with entities (`syncer.steps.Raw`).
+    mapping_fingerprint: str = ""
 
     @property
     def state_path(self) -> Path:
@@ -102,9 +114,11 @@ def load(path: Path, *, state_override: Path | None = None) -> LoadedConfig:
     """Read, resolve secrets, validate and build every step; fails before any work is done."""
     raw = read_yaml(path)
     fingerprint = fingerprint_of(raw)
-    parse(path, raw)  # shape errors first, before any secret is looked up
+    shape = parse(path, raw)  # shape errors first, before any secret is looked up
+    secrets.refuse_foreign_references(raw, path)  # `${NAME}` would be taken literally
     _check_no_literal_secrets(path, raw)
-    values = secrets.resolve(raw)  # each value stripped of surrounding whitespace
+    # Each value stripped of surrounding whitespace; those of secret-bearing fields masked.
+    values = secrets.resolve(raw, _declared_secrets(shape))
     secrets.remember_credentials(values)  # user:password pairs, also as basic auth's base64
     resolved = parse(path, values)
     if state_override is not None:
@@ -119,7 +133,10 @@ def load(path: Path, *, state_override: Path | None = None) -> LoadedConfig:
         for i, s in enumerate(resolved.sinks)
     ]
     _check_sinks(path, sinks, resolved.state.path)
-    return LoadedConfig(path, resolved, fingerprint, source, processors, sinks)
+    mapping = fingerprint_of({"source": raw.get("source"), "processors": raw.get("processors")})
+    return LoadedConfig(
+        path, resolved, fingerprint, source, processors, sinks, mapping_fingerprint=mapping
+    )
 
 
 # Keys whose values are credentials: the file names where they come from, never the value.
@@ -144,6 +161,34 @@ def _check_no_literal_secrets(path: Path, value: Any, where: str = "") -> None:
     elif isinstance(value, list):
         for i, item in enumerate(value):
             _check_no_literal_secrets(path, item, f"{where}.{i}")
+
+
+def _declared_secrets(spec: WorkflowConfig) -> secrets.DeclaredSecret:
+    """What each step's config model declares secret (`secrets.declared_secret`), by the path
+    of a value in the workflow config (`sinks.0.config.auth.password`)."""
+    steps: list[tuple[secrets.Where, plugins.StepKind, StepSpec]] = [
+        (("source", "config"), "sources", spec.source),
+        *((("processors", i, "config"), "processors", p) for i, p in enumerate(spec.processors)),
+        *((("sinks", i, "config"), "sinks", s) for i, s in enumerate(spec.sinks)),
+    ]
+    models = {at: _config_model(kind, step) for at, kind, step in steps}
+
+    def declared(where: secrets.Where) -> bool | None:
+        for at, model in models.items():
+            if model is not None and where[: len(at)] == at:
+                return secrets.declared_secret(model, where[len(at) :])
+        return None
+
+    return declared
+
+
+def _config_model(kind: plugins.StepKind, spec: StepSpec) -> type[BaseModel] | None:
+    # None for a type that does not load: its error comes when the step is built.
+    try:
+        model = getattr(plugins.load(kind, spec.type, object), "config_model", None)
+    except ConfigError:
+        return None
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
 
 
 def _check_sinks(path: Path, sinks: list[tuple[str, Sink]], state_path: Path) -> None:
@@ -180,7 +225,7 @@ def _build(path: Path, kind: plugins.StepKind, spec: StepSpec, where: str, base:
 
 def _validate(model: type[BaseModel], data: Any, path: Path, prefix: str) -> Any:
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=paths.context_for(path))
     except ValidationError as exc:
         raise ConfigError(f"{path}: {_describe(exc, prefix)}") from None
 

@@ -26,6 +26,14 @@ lookup, or (unless allowed) an answer that the source cannot tell a dropped obje
 hidden from it keeps the root and what goes with it. At most `LOOKUPS_PER_STREAM` roots of a
 stream are looked up per run: beyond that an evenly spaced sample is, and when any of the
 sample is not confirmed gone, the stream's roots left unchecked stay too.
+
+Refused deletions. Of what stays, the run counts as refused (`Counters.refused`) what a guard
+the user can lift held back: the fail-safe's share (lifted with --fail-safe-percent or
+`deletions.fail_safe_percent`), and an object the source cannot tell dropped from hidden
+(lifted with --allow-deletions or `deletions.unverifiable: delete`), each with what stays with
+it. Not counted: what the source still finds (it is no deletion), what a failed lookup kept,
+and the streams whose deletions were skipped because they had errors or produced nothing
+(an unreadable stream says nothing about deletions; the next good run makes them).
 """
 
 from __future__ import annotations
@@ -85,10 +93,15 @@ class Decision:
     kept: set[Node]
     notes: dict[str, str] = field(default_factory=dict)  # stream -> why some of it stays
     warnings: list[str] = field(default_factory=list)
+    refused: set[Node] = field(default_factory=set)  # kept by a guard the user can lift
 
     def deleted(self, stream: str) -> list[Missing]:
         """What the run deletes of a stream."""
         return [m for (s, k), m in self.nodes.items() if s == stream and (s, k) not in self.kept]
+
+    def refused_in(self, stream: str) -> int:
+        """How many of a stream's deletions were refused (see the module's docstring)."""
+        return sum(1 for s, _ in self.refused if s == stream)
 
     def roots(self) -> dict[str, list[Missing]]:
         """By stream, what would be deleted without going with anything else being deleted:
@@ -133,6 +146,7 @@ def decide(streams: Sequence[StreamCandidates], fail_safe_percent: float) -> Dec
         refused.update((s.stream, m.key) for m in counted)
     held = graph.held(refused)
     decision.kept = refused | set(held)
+    decision.refused = set(decision.kept)
     _report_held(decision, held)
 
     live = sum(s.live for s in streams if s.checked)
@@ -150,6 +164,7 @@ def decide(streams: Sequence[StreamCandidates], fail_safe_percent: float) -> Dec
                 f"deletions refused for the whole run: {reason}; nothing was deleted. {_FIX}"
             )
         decision.kept = set(nodes)
+        decision.refused = set(nodes)
     return decision
 
 
@@ -200,21 +215,31 @@ def confirm(
     does not confirm stays with what goes with it, and so do a stream's unchecked roots when
     one of its sample was not confirmed."""
     stays: set[Node] = set()
+    unverified: set[Node] = set()  # what stays only until the user allows it: refused
     for stream, lookup in asked.items():
         kept_here = 0
+        other_reasons = False
         for missing in lookup.asked:
             node = (stream, missing.key)
-            why = why_kept(answers.get(node), allow_unverifiable=allow_unverifiable)
+            answer = answers.get(node)
+            why = why_kept(answer, allow_unverifiable=allow_unverifiable)
             if why is None:
                 continue
             kept_here += 1
             stays.add(node)
+            if isinstance(answer, Unverifiable):
+                unverified.add(node)
+            else:
+                other_reasons = True
             decision.notes.setdefault(stream, f"{missing.key} not deleted: {why}")
             decision.warnings.append(
                 f"stream {stream}: {missing.key} not deleted, nor what goes with it: {why}"
             )
         if kept_here and lookup.unchecked:
-            stays.update((stream, m.key) for m in lookup.unchecked)
+            unchecked = {(stream, m.key) for m in lookup.unchecked}
+            stays.update(unchecked)
+            if not other_reasons:
+                unverified.update(unchecked)
             decision.warnings.append(
                 f"stream {stream}: {_count(len(lookup.unchecked), 'more deletion')} held back "
                 f"unchecked, because {kept_here} of the {len(lookup.asked)} checked were not "
@@ -222,7 +247,10 @@ def confirm(
                 f"{_named(m.key for m in lookup.unchecked)}"
             )
     if stays:
-        decision.kept = _Graph(decision.nodes).closure(decision.kept | stays)
+        graph = _Graph(decision.nodes)
+        decision.kept = graph.closure(decision.kept | stays)
+        found_or_failed = graph.closure(stays - unverified)
+        decision.refused |= graph.closure(unverified) - found_or_failed
     return decision
 
 

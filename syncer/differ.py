@@ -28,9 +28,10 @@ class Row(NamedTuple):
     payload: str  # canonical JSON
     cursor: CursorValue | None
     append_only: bool
+    raw_digest: str | None = None  # of the raw record it was mapped from (`syncer.steps.Raw`)
 
 
-def row_of(entity: Entity, stream: Stream) -> Row:
+def row_of(entity: Entity, stream: Stream, raw_digest: str | None = None) -> Row:
     payload, fingerprint = snapshot(entity)
     cursor = getattr(entity, stream.cursor.field, None) if stream.cursor else None
     return Row(
@@ -42,6 +43,7 @@ def row_of(entity: Entity, stream: Stream) -> Row:
         payload,
         cursor,
         entity.append_only,
+        raw_digest,
     )
 
 

@@ -29,6 +29,13 @@ def fingerprint_of(data: dict[str, Any], volatile: frozenset[str] = frozenset())
     return xxhash.xxh3_128_hexdigest(orjson.dumps(data, option=_OPTIONS))
 
 
+def digest_of(*parts: object) -> str:
+    """128-bit hex digest of a source's raw rows for one record (`syncer.steps.Raw`): of their
+    `repr`, which is exact for the dataclasses, tuples, strings and numbers drivers return.
+    For JSON documents, pass their text or `encode`d form."""
+    return xxhash.xxh3_128_hexdigest(repr(parts).encode())
+
+
 def encode(data: dict[str, Any]) -> str:
     return orjson.dumps(data, option=_OPTIONS).decode()
 

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import requests
@@ -32,6 +34,7 @@ from tenacity.wait import wait_exponential_jitter
 
 from syncer import __version__
 from syncer.errors import BadResponse, CredentialsRefused, Unavailable
+from syncer.paths import ConfigPath
 from syncer.secrets import redact, remember, remember_basic
 from syncer.steps import StepConfig
 
@@ -54,8 +57,10 @@ __all__ = [
     "authenticator",
     "error_message",
     "json_of",
+    "retries_by_status",
     "retry_after",
     "session_with",
+    "single_try",
     "without_query",
 ]
 
@@ -66,6 +71,13 @@ RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 # can be a whole HTML page, or echo the request with its credentials.
 ERROR_TEXT_LIMIT = 300
 _HINT = "check the URL points at the API"
+# Within `single_try()`: every request is tried once, connecting for at most this long.
+SINGLE_TRY_CONNECT_SECONDS = 5.0
+_single_try: ContextVar[bool] = ContextVar("single_try", default=False)
+# Retries since the process started, by what caused them ("503"; "connection" when no answer
+# came): `syncer.metrics` reports them after a run.
+_retries: Counter[str] = Counter()
+_retries_lock = threading.Lock()
 
 
 class RetryPolicy(StepConfig):
@@ -78,7 +90,7 @@ class RetryPolicy(StepConfig):
 
 class TlsConfig(StepConfig):
     verify: bool = True
-    ca_bundle: Path | None = None  # a PEM file of CAs to trust instead of the system's
+    ca_bundle: ConfigPath | None = None  # a PEM file of CAs to trust instead of the system's
 
     def requests_verify(self) -> bool | str:
         if not self.verify:
@@ -147,6 +159,25 @@ class BearerToken(AuthBase):
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["Authorization"] = f"Bearer {self._token}"
         return request
+
+
+@contextmanager
+def single_try() -> Iterator[None]:
+    """Within: every request (and token fetch) is tried once, with a connect timeout of
+    `SINGLE_TRY_CONNECT_SECONDS`, whatever the step's `retry` says: `syncer test-connection`
+    tells of a server that is down at once, not after every retry."""
+    entered = _single_try.set(True)
+    try:
+        yield
+    finally:
+        _single_try.reset(entered)
+
+
+def _timeout(configured: float) -> float | tuple[float, float]:
+    # requests' (connect, read) timeouts; within `single_try()` connecting is cut short.
+    if not _single_try.get():
+        return configured
+    return (min(configured, SINGLE_TRY_CONNECT_SECONDS), configured)
 
 
 def session_with(transport: BaseAdapter | None = None) -> requests.Session:
@@ -224,7 +255,7 @@ class ClientCredentials(AuthBase):
                     self._token_url,
                     data=self._form,
                     auth=self._basic,
-                    timeout=self._timeout,
+                    timeout=_timeout(self._timeout),
                     verify=self._verify,
                     allow_redirects=False,
                 )
@@ -299,8 +330,9 @@ class HttpClient:
         once with a new token.
         """
         url = path if "://" in path else f"{self.base_url}/{path.lstrip('/')}"
+        once = _single_try.get()
         retrying = Retrying(
-            stop=stop_after_attempt(self.retry.attempts),
+            stop=stop_after_attempt(1 if once else self.retry.attempts),
             wait=self._wait,
             retry=retry_if_exception_type(_Retryable),
             before_sleep=_log_retry,
@@ -313,7 +345,8 @@ class HttpClient:
         except _Retryable as exc:
             where = without_query(url)
             raise Unavailable(
-                f"{method} {where}: {exc.reason} after {self.retry.attempts} attempts",
+                f"{method} {where}: {exc.reason} "
+                + ("(tried once)" if once else f"after {self.retry.attempts} attempts"),
                 url=where,
                 status=exc.response.status_code if exc.response is not None else None,
             ) from None
@@ -354,7 +387,7 @@ class HttpClient:
                     data=data,
                     headers=headers,
                     auth=self.auth,
-                    timeout=self.timeout,
+                    timeout=_timeout(self.timeout),
                     allow_redirects=False,
                 )
             except requests.RequestException as exc:
@@ -469,9 +502,19 @@ def _cut(text: str) -> str:
 def _log_retry(state: RetryCallState) -> None:
     exc = state.outcome.exception() if state.outcome else None
     wait = state.next_action.sleep if state.next_action else 0.0
+    response = exc.response if isinstance(exc, _Retryable) else None
+    with _retries_lock:
+        _retries[str(response.status_code) if response is not None else "connection"] += 1
     log.warning(
         "retrying request", reason=str(exc), attempt=state.attempt_number, wait_s=round(wait, 2)
     )
+
+
+def retries_by_status() -> dict[str, int]:
+    """How many requests were retried since the process started, by the status that caused
+    the retry (`"503"`), or `"connection"` when no answer came."""
+    with _retries_lock:
+        return dict(_retries)
 
 
 def _describe_transport(exc: requests.RequestException) -> str:

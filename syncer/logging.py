@@ -1,5 +1,10 @@
 """structlog set-up: readable on a terminal, JSON lines otherwise; secrets always masked.
 
+Lines go to `sys.stderr` as it is when each is written, so that while a progress display is
+live (rich swaps stderr for a proxy then) a log line is printed above it, not into it. A dumb
+terminal (`TERM=dumb`) or `NO_COLOR` gets no colours. A run ends with one `run finished` event
+(`run_finished`) in JSON lines, whatever the level: programs read it, people read the summary.
+
 Masked are every string of an event, however deeply nested, the repr of any other value that
 would show a secret, and the traceback of an `exc_info`; and the traceback of an error no one
 caught (`--debug`), which Python would otherwise print as it is.
@@ -8,10 +13,11 @@ caught (`--debug`), which Python would otherwise print as it is.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 import traceback
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from types import TracebackType
 from typing import Any, Literal
 
@@ -21,11 +27,15 @@ from syncer.secrets import redact
 
 LogFormat = Literal["auto", "console", "json"]
 
+_json_lines = False  # whether lines are JSON (set by `configure`)
+
 
 def configure(fmt: LogFormat = "auto", level: str = "info") -> None:
+    global _json_lines
     console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
+    _json_lines = not console
     renderer: Any = (
-        structlog.dev.ConsoleRenderer(colors=True)
+        structlog.dev.ConsoleRenderer(colors=_colours())
         if console
         else structlog.processors.JSONRenderer()
     )
@@ -38,7 +48,7 @@ def configure(fmt: LogFormat = "auto", level: str = "info") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
     # sqlglot logs the text of statements it cannot parse; that text can hold literals, and
@@ -46,6 +56,37 @@ def configure(fmt: LogFormat = "auto", level: str = "info") -> None:
     logging.getLogger("sqlglot").setLevel(logging.CRITICAL)
     sys.excepthook = print_masked_traceback
     threading.excepthook = _print_masked_thread_traceback
+
+
+def only_errors() -> None:
+    """Log errors only from now on (`--quiet`)."""
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
+
+
+def run_finished(document: Mapping[str, Any], *, ok: bool) -> None:
+    """The event that ends a run, carrying its document (`syncer.results.run_document`): in
+    JSON lines only, and whatever the level (at info when the run exits 0, else error)."""
+    if not _json_lines:
+        return
+    logger = structlog.wrap_logger(None, wrapper_class=structlog.BoundLogger)
+    if ok:
+        logger.info("run finished", **document)
+    else:
+        logger.error("run finished", **document)
+
+
+def masked(value: Any) -> Any:
+    """A value, however deeply nested, with every secret in it masked."""
+    return _masked(value)
+
+
+def _colours() -> bool:
+    return os.environ.get("TERM") != "dumb" and "NO_COLOR" not in os.environ
+
+
+def _stderr_logger(*_: Any) -> structlog.PrintLogger:
+    """A logger that writes to `sys.stderr` as it is now (see the module's docstring)."""
+    return structlog.PrintLogger(sys.stderr)
 
 
 def print_masked_traceback(

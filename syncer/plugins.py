@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Literal
 
+from syncer import DISTRIBUTION
 from syncer.errors import ConfigError
 
 StepKind = Literal["sources", "processors", "sinks"]
@@ -72,8 +73,21 @@ def find(kind: PluginKind, name: str, installed: Iterable[EntryPoint] | None = N
     try:
         return found[0].load()
     except (ImportError, AttributeError) as exc:
-        # Installed, but its package is broken or outdated: say which object failed to load.
-        raise ConfigError(f"{kind.noun} {name}: cannot load {found[0].value} ({exc})") from None
+        # Installed, but its package is broken or outdated, or an extra is not installed: say
+        # which object failed to load, and the extra that would bring what it lacks.
+        raise ConfigError(
+            f"{kind.noun} {name}: cannot load {found[0].value} ({exc}){_extra_hint(exc)}"
+        ) from None
+
+
+# The extra that installs a module our plug-ins import, by the module's top-level name.
+_EXTRAS = {"paho": "mqtt", "nats": "nats", "psycopg": "postgres", "pymysql": "mysql"}
+
+
+def _extra_hint(exc: ImportError | AttributeError) -> str:
+    missing = exc.name if isinstance(exc, ImportError) else None
+    extra = _EXTRAS.get(missing.split(".")[0]) if missing else None
+    return f": pip install '{DISTRIBUTION}[{extra}]'" if extra else ""
 
 
 def _import(kind: PluginKind, spec: str) -> object:

@@ -38,7 +38,9 @@ __all__ = [
     "History",
     "Processor",
     "ProcessorResult",
+    "Raw",
     "Reader",
+    "Record",
     "RecordError",
     "Refusal",
     "Refusals",
@@ -103,6 +105,11 @@ class Stream:
     cursor: Cursor | None = None
     deletions: DeletionPolicy = "detect"
     derived: bool = False
+    # Whether the reader may run in a thread of its own, up to a batch ahead of the engine,
+    # so that reading the next batch overlaps committing this one. Only for a reader that
+    # touches nothing thread-bound (a sqlite3 connection made in another thread) and nothing
+    # the engine's thread uses meanwhile (what `relationships` reads may be filled, not changed).
+    read_ahead: bool = False
 
     def __post_init__(self) -> None:
         if (self.read is None) != self.derived:
@@ -154,8 +161,33 @@ ProcessorResult = Entity | Filtered | Flagged | RecordError
 
 
 Either = Entity | RecordError
+
+
+@dataclass(frozen=True, slots=True)
+class Raw:
+    """A record as the source read it, not yet mapped: its key, a digest of the source's own
+    rows for it (`syncer.fingerprint.digest_of`), and how to map it.
+
+    The engine compares digests in bulk with those stored beside the keys, and calls `build`
+    only for records whose digest moved; the others are counted `unchanged` without being
+    mapped, validated or fingerprinted. A stored digest is void after a change of syncer's
+    version, of the source's `mapping_version`, or of the source's or processors' config, and
+    on `--full-refresh`, so the shortcut never hides a change of mapping. The digest must
+    cover everything `build` reads (every column, constraint, comment, view text). An entity
+    that feeds `Source.relationships` (a view with lineage) keeps no digest, so it is mapped on
+    every run and what it derives is emitted again. `cursor` is the record's cursor value, for
+    a stream that has one. `build` returns the record's entity (or its error), keyed `key`.
+    """
+
+    key: str
+    digest: str
+    build: Callable[[], Either]
+    cursor: CursorValue | None = None
+
+
+Record = Either | Raw
 # A stream's reader: `since` is the inclusive lower bound of its cursor, or None.
-Reader = Callable[[CursorValue | None], Iterable[Either]]
+Reader = Callable[[CursorValue | None], Iterable[Record]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +219,8 @@ class Source(ABC):
     """
 
     config_model: ClassVar[type[StepConfig]]
+    # Bumped when the source maps the same raw records differently: voids stored raw digests.
+    mapping_version: ClassVar[int] = 1
 
     def __init__(self, config: StepConfig) -> None:
         self.config = config
@@ -231,6 +265,13 @@ class Processor(ABC):
 
         An exception raised here is that entity's error, not the run's.
         """
+
+    @property
+    def record_only(self) -> bool:
+        """Whether what `process` returns depends on the entity and the config alone. One that
+        looks further (samples the data behind a table) turns raw digests off: an unchanged
+        record is then mapped and processed again on every run."""
+        return True
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release what the processor holds (connections); called once after every run."""
@@ -288,8 +329,9 @@ class StateFile(Protocol):
     @property
     def connection(self) -> duckdb.DuckDBPyConnection: ...
 
-    def stage_changes(self, name: str, seqs: Sequence[int]) -> None:
-        """Copy change rows into a temp table `name` (payload as JSON) of the connection."""
+    def view_changes(self, name: str, seqs: Sequence[int]) -> None:
+        """A temp view `name` of the connection over the change rows with these seqs: columns
+        as `Change`'s, the payload as JSON in `payload_json`; nothing is copied."""
         ...
 
 

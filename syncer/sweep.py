@@ -77,6 +77,7 @@ class Sweep:
             rows = decision.deleted(candidates.stream)
             if rows:
                 self._commit_deletions(state, rows)
+            self._count_refused(state, decision.refused_in(candidates.stream))
 
     def _verify_deletions(self, decision: deletions.Decision) -> deletions.Decision:
         """Ask the source whether each object about to be deleted is really gone (a bounded
@@ -146,6 +147,17 @@ class Sweep:
                 self.result.planned.append(PlannedChange("deleted", row.entity_type, row.key, []))
         if not self.dry_run:
             self.store.commit(batch)
+        state.counters.add(batch.counters)
+        self.result.counters.add(batch.counters)
+
+    def _count_refused(self, state: StreamState, refused: int) -> None:
+        """Count a stream's refused deletions (`syncer.deletions`) in the run and the state."""
+        if not refused:
+            return
+        batch = Batch(self.run_id, self.workflow, state.stream.name)
+        batch.counters.refused = refused
+        if not self.dry_run:
+            self.store.commit(batch)  # no change rows: only the run's counters
         state.counters.add(batch.counters)
         self.result.counters.add(batch.counters)
 

@@ -8,7 +8,7 @@ in flight and the next run redoes it without duplicates: the state decides what 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import NoReturn
 
@@ -22,12 +22,14 @@ from state import (
     Watermark,
     interrupted,
 )
+from syncer import __version__, differ, interrupts, spool, topology
 from syncer import cursor as cursors
-from syncer import differ, interrupts, spool, topology
 from syncer.config import LoadedConfig
 from syncer.delivery import DeliveryReport, deliver
 from syncer.differ import Row
 from syncer.errors import PolicyError, StateError, describe
+from syncer.fingerprint import digest_of
+from syncer.handoff import read_ahead
 from syncer.models import Entity
 from syncer.results import PlannedChange, Progress, RunResult, RunStatus, StreamState
 from syncer.secrets import redact
@@ -39,6 +41,8 @@ from syncer.steps import (
     Flagged,
     Processor,
     ProcessorResult,
+    Raw,
+    Record,
     RecordError,
 )
 from syncer.sweep import Sweep
@@ -72,10 +76,26 @@ class Workflow:
         self._result = RunResult(0, "succeeded", Counters(), {})
         self._live_before: dict[str, int] = {}
         self.started_at = datetime.now(UTC)  # no watermark passes it (plus the tolerance)
+        self._salt = self._digest_salt()
+
+    def _digest_salt(self) -> str | None:
+        """What a raw record's digest is salted with: whatever its mapping depends on besides
+        the record (syncer's version, the source's mapping version, the source's and
+        processors' config). None turns the shortcut off: on a full refresh, which maps
+        everything again, and when a processor looks beyond the record."""
+        source, processors = self.config.source, self.config.processors
+        if self.full_refresh or not all(p.record_only for p in processors):
+            return None
+        return digest_of(__version__, type(source).mapping_version, self.config.mapping_fingerprint)
 
     @property
     def workflow(self) -> str:
         return self.spec.workflow
+
+    @property
+    def result(self) -> RunResult:
+        """The run's result: whole once `run` returns, as far as it got if `run` raised."""
+        return self._result
 
     def run(self) -> RunResult:
         result = self._result
@@ -186,7 +206,7 @@ class Workflow:
                 f"list them with `syncer violations --run {self.run_id}`"
             )
 
-    def _read(self, state: StreamState) -> Iterable[Either]:
+    def _read(self, state: StreamState) -> Iterator[Record]:
         stream = state.stream
         since: CursorValue | None = None
         mark = self.store.watermark(self.workflow, stream.name) if stream.cursor else None
@@ -215,34 +235,90 @@ class Workflow:
                 since = cursors.lower_bound(stored, stream.cursor)
         log.info("reading stream", stream=stream.name, since=str(since) if since else None)
         assert stream.read is not None, "derived streams are not read"
-        return stream.read(since)
+        records = iter(stream.read(since))
+        if not stream.read_ahead:
+            return records
+        return read_ahead(records, bound=self.spec.batch_size, name=f"read-{stream.name}")
 
     def _sync(
-        self, state: StreamState, records: Iterable[Either], derived: dict[str, StreamState]
+        self, state: StreamState, records: Iterator[Record], derived: dict[str, StreamState]
     ) -> None:
-        batch_size = self.spec.batch_size
-        for item in records:
-            if isinstance(item, RecordError):
-                state.unflushed.errors += 1
-                log.warning(
-                    "record failed",
-                    stream=state.stream.name,
-                    record=item.record,
-                    reason=redact(item.reason),
-                )
+        try:
+            for item in records:
+                if not isinstance(item, Raw):
+                    self._resolve(state, derived)  # records are taken in the order they came
+                    self._take(item, state, derived)
+                elif self._salt is None:
+                    self._take(item.build(), state, derived)
+                else:
+                    state.pending.append(item)
+                    if len(state.pending) >= self.spec.batch_size:
+                        self._resolve(state, derived)
+        finally:  # a reader ahead stops reading when the stream stops, whatever stopped it
+            close = getattr(records, "close", None)
+            if close is not None:
+                close()
+        self._resolve(state, derived)
+        self._flush(state, final=True)
+
+    def _take(
+        self,
+        item: Either,
+        state: StreamState,
+        derived: dict[str, StreamState],
+        raw_digest: str | None = None,
+    ) -> None:
+        """One record read (or mapped from a raw one): processed, its relationships routed, and
+        its row added to the batch, which is committed once full."""
+        if isinstance(item, RecordError):
+            state.unflushed.errors += 1
+            log.warning(
+                "record failed",
+                stream=state.stream.name,
+                record=item.record,
+                reason=redact(item.reason),
+            )
+            return
+        state.unflushed.scanned += 1
+        entity = self._process(item, state)
+        if entity is not None:
+            related = list(self.config.source.relationships(entity))
+            for other in related:
+                self._route(other, derived, state)
+            # What an entity feeds must be derived again each run, so it keeps no raw digest.
+            digest = None if related else raw_digest
+            state.rows.append(differ.row_of(entity, state.stream, digest))
+        self._tick(state, derived)
+
+    def _resolve(self, state: StreamState, derived: dict[str, StreamState]) -> None:
+        """Raw records read so far: those whose digest the state holds are unchanged without
+        being mapped; the others are mapped and taken like any record."""
+        pending, state.pending = state.pending, []
+        if not pending:
+            return
+        assert self._salt is not None
+        digests = [digest_of(self._salt, raw.digest) for raw in pending]
+        same = self.store.same_digests(
+            self.workflow, state.stream.name, [raw.key for raw in pending], digests
+        )
+        for i, raw in enumerate(pending):
+            if i not in same:
+                self._take(raw.build(), state, derived, digests[i])
                 continue
             state.unflushed.scanned += 1
-            entity = self._process(item, state)
-            if entity is None:
-                continue
-            for related in self.config.source.relationships(entity):
-                self._route(related, derived, state)
-            state.rows.append(differ.row_of(entity, state.stream))
-            if len(state.rows) + len(state.filtered_keys) >= batch_size:
-                self._flush(state, final=False)
-            if self.progress is not None and state.unflushed.scanned % 1000 == 0:
-                self.progress(state.stream.name, state.counters.scanned + state.unflushed.scanned)
-        self._flush(state, final=True)
+            state.unflushed.unchanged += 1
+            state.seen_only.append(raw.key)
+            self._reach(state, raw.key, raw.cursor)
+            self._tick(state, derived)
+
+    def _tick(self, state: StreamState, derived: dict[str, StreamState]) -> None:
+        """After each record: commit a full batch (once every raw record read before it is
+        resolved, so that its watermark passes nothing uncommitted), report progress."""
+        if len(state.rows) + len(state.seen_only) >= self.spec.batch_size:
+            self._resolve(state, derived)
+            self._flush(state, final=False)
+        if self.progress is not None and state.unflushed.scanned % 1000 == 0:
+            self.progress(state.stream.name, state.counters.scanned + state.unflushed.scanned)
 
     def _process(self, entity: Entity, state: StreamState) -> Entity | None:
         key = entity.key
@@ -252,7 +328,7 @@ class Workflow:
                 result = self._flagged(result, state)
             if isinstance(result, Filtered):
                 state.unflushed.filtered += 1
-                state.filtered_keys.append(key)  # filtered entities are not deletions
+                state.seen_only.append(key)  # filtered entities are not deletions
                 return None
             if isinstance(result, RecordError):
                 state.unflushed.errors += 1
@@ -293,13 +369,13 @@ class Workflow:
         processed = self._process(entity, target)
         if processed is not None:
             target.rows.append(differ.row_of(processed, target.stream))
-        if len(target.rows) + len(target.filtered_keys) >= self.spec.batch_size:
+        if len(target.rows) + len(target.seen_only) >= self.spec.batch_size:
             self._spool(target)
 
     def _spool(self, state: StreamState) -> None:
         spool.put(self.store, state.stream.name, state.rows)
-        self.store.mark_seen(state.stream.name, state.filtered_keys)
-        state.rows, state.filtered_keys = [], []
+        self.store.mark_seen(state.stream.name, state.seen_only)
+        state.rows, state.seen_only = [], []
 
     def _sync_derived(self, state: StreamState) -> None:
         """Diff and commit a derived stream from its spool, a batch at a time, once every read
@@ -324,11 +400,13 @@ class Workflow:
         )
         batch = Batch(self.run_id, self.workflow, stream.name, counters=state.unflushed)
         batch.counters.unchanged += len(rows) - len(changed)
+        unchanged = [i for i in range(len(rows)) if i not in changed]
         for i, known in sorted(changed.items()):
             row = rows[i]
             kind, fields, description = differ.classify(row, known)
             if kind is None:
                 batch.counters.unchanged += 1
+                unchanged.append(i)
                 continue
             setattr(batch.counters, kind, getattr(batch.counters, kind) + 1)
             batch.changes.append(
@@ -343,29 +421,28 @@ class Workflow:
                     fields,
                     description,
                     row.payload,
+                    row.raw_digest,
                 )
             )
             if self.dry_run:
                 self._result.planned.append(PlannedChange(kind, row.entity_type, row.key, fields))
+        batch.digests = [(rows[i].key, d) for i in unchanged if (d := rows[i].raw_digest)]
         batch.watermark = self._advance(state, rows, final)
-        self.store.mark_seen(stream.name, keys + state.filtered_keys)
+        self.store.mark_seen(stream.name, keys + state.seen_only)
         if not self.dry_run:
             self.store.commit(batch)
         state.counters.add(batch.counters)
         self._result.counters.add(batch.counters)
         state.unflushed = Counters()
         state.rows = []
-        state.filtered_keys = []
+        state.seen_only = []
 
     def _advance(self, state: StreamState, rows: list[Row], final: bool) -> Watermark | None:
         cursor = state.stream.cursor
         if cursor is None:
             return None
         for row in rows:
-            if cursors.beyond(row.cursor, state.ceiling):
-                self._beyond(state, row)  # committed all the same, but the watermark stays
-            else:
-                state.high = cursors.later(state.high, row.cursor)
+            self._reach(state, row.key, row.cursor)
         # A record that failed must be read again next time, so the watermark stays behind it.
         if state.counters.errors or state.unflushed.errors:
             return None
@@ -380,16 +457,22 @@ class Workflow:
         state.stored = mark
         return mark
 
-    def _beyond(self, state: StreamState, row: Row) -> None:
-        """A record stamped past the run's start plus the tolerance (a typo such as 2099, a
-        clock running ahead): synced, named in a warning, and kept out of the watermark, so
+    def _reach(self, state: StreamState, key: str, value: CursorValue | None) -> None:
+        """A committed record's cursor value raises the stream's high mark, unless it is past
+        the run's start plus the tolerance (a typo such as 2099, a clock running ahead): that
+        record is synced all the same, named in a warning, and kept out of the watermark, so
         that later changes stamped with the right time are still read."""
         cursor = state.stream.cursor
-        assert cursor is not None and row.cursor is not None and state.ceiling is not None
+        if cursor is None:
+            return
+        if not cursors.beyond(value, state.ceiling):
+            state.high = cursors.later(state.high, value)
+            return
+        assert value is not None and state.ceiling is not None
         name = state.stream.name
         state.beyond += 1
         message = (
-            f"stream {name}: {row.key} has {cursor.field} {cursors.shown(row.cursor, cursor)}, "
+            f"stream {name}: {key} has {cursor.field} {cursors.shown(value, cursor)}, "
             f"beyond this run's start plus cursors.future_tolerance_seconds "
             f"({cursors.shown(state.ceiling, cursor)}); it is synced, but the watermark does "
             "not move to it"

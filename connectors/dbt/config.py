@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pathlib import Path
+
+from pydantic import Field, ValidationInfo, field_validator
 
 from syncer.http import HttpAuthConfig, RetryPolicy, TlsConfig
+from syncer.paths import beside_config
 from syncer.steps import StepConfig
 from syncer.urls import check_http_url
 
 
 class DbtConfig(StepConfig):
-    # A folder holding dbt's artifacts (the project's `target/`), or an http(s) URL of one.
+    # A folder holding dbt's artifacts (the project's `target/`; relative to the config file's
+    # folder), or an http(s) URL of one.
     path: str = Field(min_length=1)
     # The warehouse's database service in the catalog: the name the sql source gives it, so
     # that dbt's tables and the warehouse's are the same entities.
@@ -31,14 +35,16 @@ class DbtConfig(StepConfig):
 
     @field_validator("path")
     @classmethod
-    def _path_kind(cls, value: str) -> str:
+    def _path_kind(cls, value: str, info: ValidationInfo) -> str:
         scheme = value.split("://", 1)[0].lower() if "://" in value else None
         if scheme is not None and scheme not in ("http", "https"):
             raise ValueError(
                 f"{scheme}:// is not read; give a local folder or an http(s):// URL of dbt's"
                 " target/ folder"
             )
-        return value if scheme is None else check_http_url(value)
+        if scheme is None:
+            return str(beside_config(Path(value), info))
+        return check_http_url(value)
 
     @property
     def is_url(self) -> bool:

@@ -10,6 +10,7 @@ from sqlalchemy.engine import URL, make_url
 
 from syncer.errors import ConfigError
 from syncer.models import TableType
+from syncer.paths import database_url_beside_config
 from syncer.patterns import IncludeExclude, check_regexes
 from syncer.sqlurl import check_sqlalchemy_url
 from syncer.steps import StepConfig
@@ -53,6 +54,8 @@ class SqlConfig(StepConfig):
     page_size: int = Field(default=5000, ge=1)
 
     _url_parses = field_validator("url")(check_sqlalchemy_url)
+    # A SQLite or DuckDB file relative to the config file's folder.
+    _url_file = field_validator("url")(database_url_beside_config)
 
     def names(self, kind: NameKind) -> IncludeExclude:
         """The include/exclude patterns of one kind of name, compiled."""

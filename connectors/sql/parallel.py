@@ -8,13 +8,14 @@ order, so what it makes of the items is the same whatever the number of workers.
 
 from __future__ import annotations
 
-import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import islice
 from typing import TypeVar
+
+from syncer.handoff import Handoff
 
 __all__ = ["in_order"]
 
@@ -40,19 +41,18 @@ def in_order(
     stop = threading.Event()
     executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
     upcoming = iter(keys)
-    in_flight: deque[tuple[K, queue.Queue[T | _Failed | _End], Future[None]]] = deque()
+    in_flight: deque[tuple[K, Handoff[T], Future[None]]] = deque()
 
     def start(key: K) -> None:
-        # A worker's items, then `_END`, or the error it met.
-        handoff: queue.Queue[T | _Failed | _End] = queue.Queue(maxsize=bound)
-        in_flight.append((key, handoff, executor.submit(_fill, produce, key, handoff, stop)))
+        handoff: Handoff[T] = Handoff(bound, stop)
+        in_flight.append((key, handoff, executor.submit(lambda: handoff.fill(produce(key)))))
 
     try:
         for key in islice(upcoming, workers):
             start(key)
         while in_flight:
             key, handoff, future = in_flight.popleft()
-            items = _drain(handoff)
+            items = handoff.drain()
             yield key, items
             for _ in items:  # whatever the caller left unread, so the worker can end
                 pass
@@ -62,54 +62,3 @@ def in_order(
     finally:
         stop.set()  # a worker blocked on a full queue gives up, closing its producer
         executor.shutdown(wait=True, cancel_futures=True)
-
-
-class _Failed:
-    """What a worker hands over when its producer raised."""
-
-    def __init__(self, error: Exception) -> None:
-        self.error = error
-
-
-class _End:
-    """What a worker hands over after its last item."""
-
-
-_END = _End()
-
-
-def _fill(
-    produce: Produce[K, T], key: K, handoff: queue.Queue[T | _Failed | _End], stop: threading.Event
-) -> None:
-    """A worker: produces one key's items into `handoff`, then `_END`, or the error it met."""
-    items = produce(key)
-    try:
-        for item in items:
-            if not _put(handoff, item, stop):
-                return
-        _put(handoff, _END, stop)
-    except Exception as err:
-        _put(handoff, _Failed(err), stop)
-    finally:
-        items.close()
-
-
-def _put(
-    handoff: queue.Queue[T | _Failed | _End], item: T | _Failed | _End, stop: threading.Event
-) -> bool:
-    """Hand an item over, waiting while the queue is full; False once the reader stopped."""
-    while not stop.is_set():
-        try:
-            handoff.put(item, timeout=0.1)
-        except queue.Full:
-            continue
-        return True
-    return False
-
-
-def _drain(handoff: queue.Queue[T | _Failed | _End]) -> Iterator[T]:
-    """The items a worker hands over, until its end; raises the error it met."""
-    while not isinstance(item := handoff.get(), _End):
-        if isinstance(item, _Failed):
-            raise item.error
-        yield item

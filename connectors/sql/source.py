@@ -24,7 +24,7 @@ from syncer.models import Database, DatabaseSchema, DatabaseService, Entity, Tab
 from syncer.steps import (
     ConnectionReport,
     CursorValue,
-    Either,
+    Record,
     RecordError,
     Source,
     Stream,
@@ -70,7 +70,7 @@ class SqlSource(Source):
             Stream("services", "databaseService", read=self._read_services),
             Stream("databases", "database", read=self._read_databases),
             Stream("schemas", "databaseSchema", read=self._read_schemas),
-            Stream("tables", "table", read=self._read_tables),
+            Stream("tables", "table", read=self._read_tables, read_ahead=True),
             Stream("lineage", "lineage", derived=True),
         ]
         if self.config.query_lineage:
@@ -136,18 +136,18 @@ class SqlSource(Source):
 
     # --- the streams' readers; `since` is unused: every stream reads its whole scope --------
 
-    def _read_services(self, since: CursorValue | None) -> Iterator[Either]:
+    def _read_services(self, since: CursorValue | None) -> Iterator[Record]:
         # Connect before the first record of any stream: a source that cannot be read must
         # fail before its service is synced.
         self.targets.connect()
         yield DatabaseService(name=self.service_name, service_type=service_type(self.dialect))
 
-    def _read_databases(self, since: CursorValue | None) -> Iterator[Either]:
+    def _read_databases(self, since: CursorValue | None) -> Iterator[Record]:
         yield from self._per_database(
             lambda target: [Database(name=target.name, service=self.service_name)]
         )
 
-    def _read_schemas(self, since: CursorValue | None) -> Iterator[Either]:
+    def _read_schemas(self, since: CursorValue | None) -> Iterator[Record]:
         yield from self._per_database(
             lambda target: (
                 DatabaseSchema(name=schema, database=target.fqn)
@@ -155,17 +155,17 @@ class SqlSource(Source):
             )
         )
 
-    def _read_tables(self, since: CursorValue | None) -> Iterator[Either]:
+    def _read_tables(self, since: CursorValue | None) -> Iterator[Record]:
         yield from self._per_database(self._tables.tables)
 
-    def _read_query_lineage(self, since: CursorValue | None) -> Iterator[Either]:
+    def _read_query_lineage(self, since: CursorValue | None) -> Iterator[Record]:
         # A database that cannot be read is an error of the streams above; this one never
         # deletes, so it has nothing to hold back.
         yield from self._per_database(self._lineage.of_query_log, report_errors=False)
 
     def _per_database(
-        self, read: Callable[[Target], Iterable[Either]], *, report_errors: bool = True
-    ) -> Iterator[Either]:
+        self, read: Callable[[Target], Iterable[Record]], *, report_errors: bool = True
+    ) -> Iterator[Record]:
         """What `read` finds in each database, in turn; an unreadable one's error."""
         for target in self.targets.readable(report_errors=report_errors):
             if isinstance(target, RecordError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,10 +25,10 @@ from syncer.cli.app import (
     state_option,
     workflow_store,
 )
-from syncer.cli.output import emit, print_backlog, print_query
+from syncer.cli.output import compact_table, emit, print_backlog, print_query
 from syncer.errors import ConfigError
 from syncer.sinks.duckdb_catalog import DuckDBCatalogConfig, DuckDBCatalogSink
-from syncer.steps import Sink
+from syncer.steps import Counters, Sink
 from syncer.text import first_line
 
 
@@ -36,24 +37,87 @@ from syncer.text import first_line
 @config_option
 @click.option("--workflow", help="Only this workflow.")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option(
+    "--wide",
+    is_flag=True,
+    help="Every column of run_summary in the table (csv and json always have them all).",
+)
 @format_option
 def history(
     state_path: Path | None,
     config_path: Path | None,
     workflow: str | None,
     limit: int,
+    wide: bool,
     fmt: OutputFormat,
 ) -> None:
-    """List recent runs with their counters."""
+    """List the latest runs (--limit), oldest first, with their counters."""
     workflow = workflow or config_workflow(config_path)
     where, params = ("WHERE workflow = ?", [workflow]) if workflow else ("", [])
+    sql = latest_oldest_first(f"SELECT * FROM run_summary {where}", "run_id")
     with reader(state_path, config_path) as store:
-        print_query(
-            store,
-            f"SELECT * FROM run_summary {where} ORDER BY run_id DESC LIMIT ?",
-            [*params, limit],
-            fmt,
-        )
+        if fmt != "table":
+            print_query(store, sql, [*params, limit], fmt, empty="no runs")
+            return
+        runs = store.connection.execute(sql, [*params, limit])
+        names = [d[0] for d in runs.description or ()]
+        rows = [dict(zip(names, row, strict=True)) for row in runs.fetchall()]
+    if wide:  # as wide as it takes: for a wide terminal, or `less -S`
+        table = compact_table([(n, n in _NUMBERS) for n in names], flexible="error")
+        cells = [tuple(_wide_cell(run[n]) for n in names) for run in rows]
+        emit(names, cells, "table", empty="no runs", table=table, natural_width=True)
+        return
+    table = compact_table([(name, right) for name, right, _ in _HISTORY], flexible="workflow")
+    cells = [tuple(cell(run) for _, _, cell in _HISTORY) for run in rows]
+    emit([name for name, _, _ in _HISTORY], cells, "table", empty="no runs", table=table)
+
+
+def latest_oldest_first(query: str, order: str) -> str:
+    """`query`'s latest rows by `order` (a LIMIT ? to fill), listed oldest first: what every
+    listing command shows, the newest last, next to the prompt."""
+    return f"SELECT * FROM ({query} ORDER BY {order} DESC LIMIT ?) ORDER BY {order}"
+
+
+_NUMBERS = {"run_id", *Counters.FIELDS}
+
+
+def _wide_cell(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return value
+
+
+def _started(run: dict[str, Any]) -> str:
+    started: datetime = run["started_at"]
+    return started.astimezone(UTC).strftime("%m-%d %H:%M")
+
+
+def _duration(run: dict[str, Any]) -> str:
+    """How long a run took: 0.4s, 3m05s, 2h03m; "" while it runs."""
+    if run["ended_at"] is None:
+        return ""
+    seconds = max((run["ended_at"] - run["started_at"]).total_seconds(), 0.0)
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, seconds = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+# The history table's columns: name, right-aligned, the cell from a run_summary row.
+_HISTORY: tuple[tuple[str, bool, Callable[[dict[str, Any]], str]], ...] = (
+    ("run", True, lambda run: str(run["run_id"])),
+    ("workflow", False, lambda run: str(run["workflow"])),
+    ("status", False, lambda run: str(run["status"])),
+    ("started UTC", False, _started),
+    ("duration", True, _duration),
+    *(
+        (name, True, lambda run, name=name: str(run[name]))
+        for name in ("created", "updated", "deleted", "errors")
+    ),
+)
 
 
 @cli.command()
@@ -84,7 +148,7 @@ def violations(
         f"WHERE {' AND '.join(conditions)} ORDER BY action, rule, key"
     )
     with reader(state_path, config_path) as store:
-        print_query(store, sql, params, fmt)
+        print_query(store, sql, params, fmt, empty="no violations")
 
 
 @cli.command()
@@ -104,7 +168,7 @@ def changes(
     limit: int,
     fmt: OutputFormat,
 ) -> None:
-    """List committed changes, newest first."""
+    """List committed changes: the latest (--limit), oldest first, as `syncer events` does."""
     conditions: list[str] = []
     params: list[Any] = []
     workflow = config_workflow(config_path)
@@ -119,14 +183,16 @@ def changes(
         params.append(pattern)
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     if pending:
-        sql = f"SELECT * FROM pending_changes {where} ORDER BY seq LIMIT ?"
+        latest = f"SELECT * FROM pending_changes {where} ORDER BY seq DESC, sink DESC LIMIT ?"
+        sql = f"SELECT * FROM ({latest}) ORDER BY seq, sink"
     else:
-        sql = (
-            f"SELECT seq, run_id, workflow, kind, entity_type, fqn, changed_fields "
-            f"FROM change_log {where} ORDER BY seq DESC LIMIT ?"
+        sql = latest_oldest_first(
+            "SELECT seq, run_id, workflow, kind, entity_type, fqn, changed_fields "
+            f"FROM change_log {where}",
+            "seq",
         )
     with reader(state_path, config_path) as store:
-        print_query(store, sql, [*params, limit], fmt)
+        print_query(store, sql, [*params, limit], fmt, empty="no changes")
         if pending and fmt == "table":
             print_backlog(store, workflow)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 import state as states
-from syncer.cli.app import config_option, out, state_file, state_option
+from syncer.cli.app import config_option, existing_state_file, out, state_option
 from syncer.cli.audit import state
 
 
@@ -20,7 +20,7 @@ from syncer.cli.audit import state
 @config_option
 def state_check(state_path: Path | None, config_path: Path | None) -> None:
     """Read every table of the state file in full: OK (exit 0), or damaged (exit 2)."""
-    report = states.check(state_file(state_path, config_path))
+    report = states.check(existing_state_file(state_path, config_path))
     out.print(
         f"state file {report.path}: OK (schema {report.schema_version}; {report.tables} tables, "
         f"{report.rows} rows read)",
@@ -41,7 +41,7 @@ def state_backup(
     Takes the state's lock (a running sync makes it fail at once), folds DuckDB's write-ahead
     log into the file, copies it, and checks that the copy reads whole before it takes PATH's
     place. Open the copy with --state PATH, or put it back in place of a damaged file."""
-    source = state_file(state_path, config_path)
+    source = existing_state_file(state_path, config_path, doing=": nothing to back up")
     report = states.backup(source, target, force=force)
     out.print(
         f"backed up {source} to {report.path} (schema {report.schema_version}; "

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import orjson
 
 from state import Selected, Selection
 from syncer import config as configs
@@ -23,7 +22,7 @@ from syncer.cli.app import (
     state_option,
     workflow_store,
 )
-from syncer.cli.output import emit
+from syncer.cli.output import emit, print_json
 from syncer.errors import ConfigError
 from syncer.secrets import redact
 
@@ -82,8 +81,8 @@ def events(
     limit: int,
     fmt: str,
 ) -> None:
-    """List the change events of the change log, oldest first (the latest --limit of them);
-    `replay` sends them again, `retry` revives dead letters."""
+    """List the change events of the change log: the latest (--limit), oldest first, as
+    `syncer changes` does; `replay` sends them again, `retry` revives dead letters."""
     if ctx.invoked_subcommand is not None:
         return
     from syncer.events import event_selection
@@ -246,11 +245,8 @@ def _print_events(selected: Sequence[Selected], fmt: str, failed: bool) -> None:
                     "event": event,
                 }
             )
-    if fmt == "json":
-        sys.stdout.write(orjson.dumps(items, option=orjson.OPT_INDENT_2).decode() + "\n")
-        return
-    if fmt == "jsonl":
-        sys.stdout.writelines(orjson.dumps(item).decode() + "\n" for item in items)
+    if fmt in ("json", "jsonl"):
+        print_json(items, lines=fmt == "jsonl")
         return
     columns = ["seq", "committed (UTC)", "event", "entity type", "fqn", "version", "fields"]
     if failed:
@@ -274,4 +270,4 @@ def _print_events(selected: Sequence[Selected], fmt: str, failed: bool) -> None:
         if failed:
             row += (item["sink"], item["attempts"], item["lastError"])
         rows.append(row)
-    emit(columns, rows, "table")
+    emit(columns, rows, "table", empty="no dead letters" if failed else "no events")

@@ -43,6 +43,7 @@ from sqlalchemy.pool import NullPool
 from syncer import fqn as _fqn
 from syncer.errors import ConfigError
 from syncer.models import Column, DataType, Entity, Table, TableType, TagLabel
+from syncer.paths import database_url_beside_config
 from syncer.patterns import check_regex
 from syncer.processors._common import rebuild
 from syncer.processors.pii_builtin import BUILTIN, NOT, SENSITIVE, ValueCheck
@@ -127,6 +128,7 @@ class SampleConfig(StepConfig):
     views: bool = False
 
     _url_parses = field_validator("url")(check_sqlalchemy_url)
+    _url_file = field_validator("url")(database_url_beside_config)  # relative to the config
 
 
 class PiiConfig(StepConfig):
@@ -325,6 +327,12 @@ class PiiProcessor(Processor):
             if config.sample
             else ""
         )
+
+    @property
+    def record_only(self) -> bool:
+        """Sampled values can change while the catalog does not: with sampling, every table is
+        mapped and classified again on each run."""
+        return self._engine is None
 
     def process(self, entity: Entity) -> Entity:
         if not isinstance(entity, Table) or not entity.columns:

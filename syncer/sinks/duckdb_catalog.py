@@ -3,19 +3,26 @@
 By default the catalog lives in the state file (schema `catalog`) and is written in the same
 transaction that advances this sink's offset, so it is exactly as current as the change log.
 Given a `path`, it is a DuckDB file of its own; writes are idempotent by key either way.
+
+A write is set-based SQL over the batch's change rows: inside the state file it reads them
+where they are, through a view the state file gives (`StateFile.view_changes`: nothing is
+copied, nothing goes through Python); in a file of its own it reads the batch's Arrow table.
+Each table's payload is parsed once, into its name and columns; the rows a batch replaces are
+deleted only where it found some, so a first load (nothing to replace) never scans the
+catalog's columns.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import suppress
-from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
 from state import scanning
 from syncer.errors import SinkError
+from syncer.paths import ConfigPath
 from syncer.steps import Change, ChangeBatch, Refusals, Sink, SinkContext, StateFile, StepConfig
 
 _TABLES = """
@@ -32,27 +39,49 @@ CREATE TABLE IF NOT EXISTS "{schema}".lineage (
     source VARCHAR, columns_lineage JSON);
 """
 
-_COLUMN_SHAPE = (
-    '[{"name": "VARCHAR", "ordinalPosition": "INTEGER", "dataType": "VARCHAR", '
-    '"dataLength": "INTEGER", "precision": "INTEGER", "scale": "INTEGER", '
-    '"constraint": "VARCHAR", "description": "VARCHAR"}]'
+# What a table's payload gives the catalog: its name and its columns, read in one parse.
+_TABLE_SHAPE = (
+    '{"name": "VARCHAR", "columns": [{"name": "VARCHAR", "ordinalPosition": "INTEGER", '
+    '"dataType": "VARCHAR", "dataLength": "INTEGER", "precision": "INTEGER", '
+    '"scale": "INTEGER", "constraint": "VARCHAR", "description": "VARCHAR"}]}'
 )
 
+# The last change of each key in the batch is the one that counts. A live table's payload is
+# parsed here, once; every statement after this one reads `tbl` or, for the other entity
+# types (few), the document itself.
+_LATEST = (
+    "CREATE OR REPLACE TEMP TABLE catalog_docs AS SELECT *, CASE WHEN live AND "
+    "entity_type = 'table' THEN from_json(doc, '{shape}') END AS tbl FROM ("
+    "SELECT workflow, entity_type, key AS fqn, fingerprint, payload_json::JSON AS doc, seq, "
+    "kind <> 'deleted' AS live FROM catalog_batch QUALIFY row_number() OVER "
+    "(PARTITION BY workflow, entity_type, key ORDER BY seq DESC) = 1)"
+)
 
-# Replace what the batch touches: delete every touched key, then insert the live ones.
-_APPLY = (
+# Replace what the batch touches: delete every touched key that is there, then insert the
+# live ones. A table's columns and an edge's lineage row exist only beside its entity row, so
+# nothing is deleted (and the catalog's columns are not scanned) for a type of which the batch
+# found no entity row: on a first load, none. (`DELETE ... RETURNING` would tell the same, at
+# ten times the cost of this join.)
+_FOUND = (
+    'SELECT DISTINCT e.entity_type FROM "{schema}".entities e SEMI JOIN catalog_docs b '
+    "ON e.workflow = b.workflow AND e.entity_type = b.entity_type AND e.fqn = b.fqn"
+)
+_DELETE_ENTITIES = (
     'DELETE FROM "{schema}".entities e USING catalog_docs b WHERE e.workflow = b.workflow '
-    "AND e.entity_type = b.entity_type AND e.fqn = b.fqn",
-    "DELETE FROM \"{schema}\".columns c USING catalog_docs b WHERE b.entity_type = 'table' "
-    "AND c.workflow = b.workflow AND c.table_fqn = b.fqn",
-    "DELETE FROM \"{schema}\".lineage l USING catalog_docs b WHERE b.entity_type = 'lineage' "
-    "AND l.workflow = b.workflow AND b.fqn = l.from_fqn || '->' || l.to_fqn",
-    "INSERT INTO \"{schema}\".entities SELECT workflow, entity_type, fqn, doc->>'$.name', "
-    "fingerprint, doc, seq FROM catalog_docs WHERE live",
+    "AND e.entity_type = b.entity_type AND e.fqn = b.fqn"
+)
+_DELETE_BESIDE = {
+    "table": 'DELETE FROM "{schema}".columns c USING catalog_docs b WHERE b.entity_type = '
+    "'table' AND c.workflow = b.workflow AND c.table_fqn = b.fqn",
+    "lineage": 'DELETE FROM "{schema}".lineage l USING catalog_docs b WHERE b.entity_type = '
+    "'lineage' AND l.workflow = b.workflow AND b.fqn = l.from_fqn || '->' || l.to_fqn",
+}
+_INSERT = (
+    'INSERT INTO "{schema}".entities SELECT workflow, entity_type, fqn, CASE WHEN tbl IS NULL '
+    "THEN doc->>'$.name' ELSE tbl.name END, fingerprint, doc, seq FROM catalog_docs WHERE live",
     'INSERT INTO "{schema}".columns SELECT workflow, fqn, c.name, c.ordinalPosition, '
     "c.dataType, c.dataLength, c.precision, c.scale, c.constraint, c.description FROM "
-    f"(SELECT workflow, fqn, unnest(from_json(doc->'$.columns', '{_COLUMN_SHAPE}')) AS c "
-    "FROM catalog_docs WHERE live AND entity_type = 'table')",
+    "(SELECT workflow, fqn, unnest(tbl.columns) AS c FROM catalog_docs WHERE tbl IS NOT NULL)",
     'INSERT INTO "{schema}".lineage SELECT workflow, '
     "doc->>'$.fromEntity.fullyQualifiedName', doc->>'$.toEntity.fullyQualifiedName', "
     "doc->>'$.source', doc->'$.columnsLineage' FROM catalog_docs "
@@ -61,7 +90,7 @@ _APPLY = (
 
 
 class DuckDBCatalogConfig(StepConfig):
-    path: Path | None = None  # None: inside the state file
+    path: ConfigPath | None = None  # None: inside the state file
     schema_name: str = "catalog"
 
 
@@ -95,11 +124,13 @@ class DuckDBCatalogSink(Sink):
     def write(self, changes: Sequence[Change]) -> Refusals:
         con = self._con
         assert con is not None, "open() first"
+        if not changes:
+            return {}
         if self._state is not None:
             # Inside the state file the changes are already here, and the delivery's own
             # transaction makes this write and the sink's offset one commit.
             seqs = changes.seqs if isinstance(changes, ChangeBatch) else [c.seq for c in changes]
-            self._state.stage_changes("catalog_batch", seqs)
+            self._state.view_changes("catalog_batch", seqs)
             self._apply(con)
             return {}
         table = changes.table if isinstance(changes, ChangeBatch) else _arrow(changes)
@@ -115,16 +146,16 @@ class DuckDBCatalogSink(Sink):
         return {}
 
     def _apply(self, con: duckdb.DuckDBPyConnection) -> None:
-        # The last change of a key in a batch is the one that counts; each payload is parsed
-        # once, and every statement after this one reads the parsed document.
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE catalog_docs AS SELECT workflow, entity_type, "
-            "key AS fqn, fingerprint, payload_json::JSON AS doc, seq, kind <> 'deleted' AS live "
-            "FROM catalog_batch QUALIFY row_number() OVER "
-            "(PARTITION BY workflow, entity_type, key ORDER BY seq DESC) = 1"
-        )
-        for statement in _APPLY:
-            con.execute(statement.replace("{schema}", self.config.schema_name))
+        schema = self.config.schema_name
+        con.execute(_LATEST.format(shape=_TABLE_SHAPE))
+        found = {row[0] for row in con.execute(_FOUND.format(schema=schema)).fetchall()}
+        if found:
+            con.execute(_DELETE_ENTITIES.format(schema=schema))
+        for entity_type, statement in _DELETE_BESIDE.items():
+            if entity_type in found:
+                con.execute(statement.format(schema=schema))
+        for statement in _INSERT:
+            con.execute(statement.format(schema=schema))
         con.execute("DROP TABLE catalog_docs")
 
     def forget(self, workflow: str) -> None:

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
 from syncer.errors import SinkError
+from syncer.paths import ConfigPath
 from syncer.steps import Change, Refusals, Sink, SinkContext, StepConfig
 
 _CHUNK = 1 << 20  # bytes read at a time when the file is read back
@@ -37,7 +37,7 @@ Identity = tuple[int, Any, Any, Any]
 
 
 class JsonlConfig(StepConfig):
-    path: Path
+    path: ConfigPath  # relative to the config file's folder
     fsync: bool = True  # make each batch durable before the offset moves past it
 
 

@@ -13,7 +13,6 @@ import asyncio
 import re
 import ssl
 from collections.abc import Coroutine, Sequence
-from pathlib import Path
 from typing import Any, TypeVar
 
 import nats
@@ -33,6 +32,7 @@ from pydantic import Field, field_validator
 from syncer.errors import SinkError
 from syncer.events import encode
 from syncer.http import TlsConfig
+from syncer.paths import ConfigPath
 from syncer.secrets import redact, remember
 from syncer.sinks.eventsink import EventSink, EventSinkConfig, Outgoing
 from syncer.steps import Refusal
@@ -54,7 +54,7 @@ class NatsConfig(EventSinkConfig):
     token: str | None = None
     user: str | None = None
     password: str | None = None
-    credentials_file: Path | None = None  # a .creds file (JWT and NKey seed)
+    credentials_file: ConfigPath | None = None  # a .creds file (JWT and NKey seed)
     tls: TlsConfig | None = None
     timeout_seconds: float = Field(default=10.0, gt=0, le=300)
 

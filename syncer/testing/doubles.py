@@ -26,6 +26,7 @@ from typing import Any
 from pydantic import Field
 
 from syncer.errors import SinkError
+from syncer.fingerprint import digest_of
 from syncer.models import Entity
 from syncer.steps import (
     Change,
@@ -33,6 +34,8 @@ from syncer.steps import (
     CursorValue,
     DeletionPolicy,
     Either,
+    Raw,
+    Record,
     RecordError,
     Refusals,
     Sink,
@@ -50,7 +53,9 @@ class ListStream:
 
     A record is an entity, or a `RecordError` (a record the source could not read). With a
     `cursor`, a read from `since` yields only the entities whose cursor field is at or after
-    it, as an incremental API would (and any entity without a value, and every error).
+    it, as an incremental API would (and any entity without a value, and every error). With
+    `raw`, each entity is offered as a `Raw` record, its digest taken from its JSON, and the
+    source lists the keys the engine had it map (`ListSource.mapped`).
     """
 
     name: str
@@ -58,6 +63,7 @@ class ListStream:
     records: list[Either] = field(default_factory=list)
     cursor: Cursor | None = None
     deletions: DeletionPolicy = "detect"
+    raw: bool = False
 
 
 class ListSourceConfig(StepConfig):
@@ -74,6 +80,7 @@ class ListSource(Source):
         self.lists = list(streams)
         # (stream, since) of every read, in order, for tests of what the engine asks for.
         self.reads: list[tuple[str, CursorValue | None]] = []
+        self.mapped: list[str] = []  # keys of the raw records the engine had mapped
 
     def streams(self) -> list[Stream]:
         return [
@@ -87,11 +94,21 @@ class ListSource(Source):
             for s in self.lists
         ]
 
-    def _read(self, stream: ListStream, since: CursorValue | None) -> Iterator[Either]:
+    def _read(self, stream: ListStream, since: CursorValue | None) -> Iterator[Record]:
         self.reads.append((stream.name, since))
         for record in list(stream.records):  # a copy: the test may change the list meanwhile
-            if isinstance(record, RecordError) or _at_or_after(record, stream.cursor, since):
+            if isinstance(record, RecordError):
                 yield record
+            elif _at_or_after(record, stream.cursor, since):
+                yield self._raw(record, stream.cursor) if stream.raw else record
+
+    def _raw(self, entity: Entity, cursor: Cursor | None) -> Raw:
+        def build() -> Entity:
+            self.mapped.append(entity.key)
+            return entity
+
+        value = getattr(entity, cursor.field, None) if cursor else None
+        return Raw(entity.key, digest_of(entity.model_dump_json()), build, value)
 
 
 def _at_or_after(entity: Entity, cursor: Cursor | None, since: CursorValue | None) -> bool:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from state import SCHEMA_VERSION
 from syncer import __version__
 from tests.support.workspace import DOUBLES, Workspace, catalog, unreadable
 
@@ -39,11 +40,11 @@ def _edit_source(workspace: Workspace) -> None:
 # --- version and exit codes ----------------------------------------------------------------------
 
 
-def test_version_prints_the_installed_version(workspace: Workspace) -> None:
+def test_version_prints_the_installed_version_and_the_state_schema(workspace: Workspace) -> None:
     done = workspace.syncer("--version")
 
     assert done.returncode == 0
-    assert done.stdout.strip() == f"syncer, version {__version__}"
+    assert done.stdout.strip() == f"syncer {__version__} (state schema {SCHEMA_VERSION})"
 
 
 def test_a_successful_run_exits_0_and_prints_its_counters_and_deliveries(
@@ -62,7 +63,8 @@ def test_a_successful_run_exits_0_and_prints_its_counters_and_deliveries(
 def test_a_second_run_of_an_unchanged_source_sends_nothing(synced: Workspace) -> None:
     done = synced.run()
 
-    assert "│ total     │      11 │       0 │       0 │        11 │" in done.stdout
+    assert "│ total     │      11 │        11 │" in done.stdout  # all-zero columns are left out
+    assert "created" not in done.stdout
     assert "sink jsonl: 0 delivered" in done.stdout
     assert len(synced.jsonl_lines()) == ENTITIES
 
@@ -134,7 +136,7 @@ def test_a_run_whose_source_cannot_be_read_exits_1_and_is_recorded_as_failed(
     assert "shop run 1: failed" in done.stdout
     assert "error: cannot read tables: host is down" in done.stderr
     history = workspace.syncer("history", "--config", workspace.config, "--format", "json")
-    (run,) = [json.loads(line) for line in history.stdout.splitlines()]
+    (run,) = json.loads(history.stdout)
     assert (run["status"], run["error"]) == ("failed", "cannot read tables: host is down")
 
 
@@ -192,7 +194,7 @@ def test_plan_without_a_state_file_plans_everything_and_creates_no_file(
 # --- reading the state: history, changes, sql ----------------------------------------------------
 
 
-def test_history_lists_runs_newest_first_from_the_state_the_config_names(
+def test_history_lists_the_latest_runs_oldest_first_from_the_state_the_config_names(
     synced: Workspace,
 ) -> None:
     _edit_source(synced)
@@ -201,10 +203,10 @@ def test_history_lists_runs_newest_first_from_the_state_the_config_names(
     done = synced.syncer("history", "--config", synced.config, "--format", "json")
 
     assert done.returncode == 0, done.stderr
-    runs = [json.loads(line) for line in done.stdout.splitlines()]
+    runs = json.loads(done.stdout)
     assert [(r["run_id"], r["status"], r["created"], r["updated"], r["deleted"]) for r in runs] == [
-        (2, "succeeded", 1, 4, 1),
         (1, "succeeded", 11, 0, 0),
+        (2, "succeeded", 1, 4, 1),
     ]
 
 
@@ -246,10 +248,10 @@ def test_changes_filters_by_run_and_fqn_glob(synced: Workspace) -> None:
 
     assert done.returncode == 0, done.stderr
     rows = list(csv.DictReader(io.StringIO(csv_done.stdout)))
-    assert [(r["run_id"], r["kind"], r["fqn"]) for r in rows] == [
-        ("2", "deleted", "warehouse.analytics.s0.t000000"),
-        ("2", "updated", "warehouse.analytics.s2.t000002"),
+    assert [(r["run_id"], r["kind"], r["fqn"]) for r in rows] == [  # oldest first
         ("2", "updated", "warehouse.analytics.s1.t000001"),
+        ("2", "updated", "warehouse.analytics.s2.t000002"),
+        ("2", "deleted", "warehouse.analytics.s0.t000000"),
     ]
     assert "warehouse.analytics.s1.t000001" in done.stdout
     assert "t000003" not in done.stdout
@@ -268,7 +270,7 @@ def test_changes_pending_lists_what_a_sink_refused_until_it_is_accepted(
     )
 
     assert f"sink {DOUBLES}:RefusingSink: 10 delivered, 1 refused" in first.stdout
-    (pending,) = [json.loads(line) for line in done.stdout.splitlines()]
+    (pending,) = json.loads(done.stdout)
     assert pending["fqn"] == "warehouse.analytics.s3.t000003"
     assert pending["last_error"] == "rejected by the catalog"
     assert pending["attempts"] == 2
@@ -300,7 +302,7 @@ def test_sql_answers_a_select_in_each_format(synced: Workspace, fmt: str) -> Non
         rows = list(csv.reader(io.StringIO(done.stdout)))
         assert rows == [["entity_type", "n"], *([t, str(n)] for t, n in expected)]
     elif fmt == "json":
-        rows = [json.loads(line) for line in done.stdout.splitlines()]
+        rows = json.loads(done.stdout)  # one array
         assert rows == [{"entity_type": t, "n": n} for t, n in expected]
     else:
         for entity_type, n in expected:
@@ -393,8 +395,8 @@ def test_log_format_json_writes_one_json_object_per_stderr_line(workspace: Works
 
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in done.stderr.splitlines()]
-    assert events[0]["event"] == "run started"
-    assert {"level", "timestamp"} <= set(events[0])
+    assert [e["event"] for e in events[:2]] == ["created a new state file", "run started"]
+    assert {"level", "timestamp"} <= set(events[1])
     assert {e["stream"] for e in events if e["event"] == "reading stream"} == {
         "services",
         "databases",
@@ -549,7 +551,7 @@ def test_violations_lists_the_rules_a_run_broke_and_a_failing_rule_exits_1(
     assert "rules broken: 1 fail, 5 warn (see `syncer violations --run 1`)" in done.stdout
     assert "entities broke rules whose action is fail" in done.stderr
     listed = workspace.syncer("violations", "--config", workspace.config, "--format", "json")
-    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    rows = json.loads(listed.stdout)
     assert {(r["action"], r["rule"]) for r in rows} == {
         ("fail", "no-table-zero"),
         ("warn", "tables-have-owners"),
@@ -558,5 +560,5 @@ def test_violations_lists_the_rules_a_run_broke_and_a_failing_rule_exits_1(
     failing = workspace.syncer(
         "violations", "--config", workspace.config, "--action", "fail", "--format", "json"
     )
-    [row] = [json.loads(line) for line in failing.stdout.splitlines()]
+    [row] = json.loads(failing.stdout)
     assert row["fqn"].endswith(".t000000")

@@ -191,7 +191,7 @@ def test_json_output_nests_json_columns_and_csv_writes_lists_as_json(workspace: 
         "--format",
         "json",
     )
-    row = orjson.loads(done.stdout)
+    (row,) = orjson.loads(done.stdout)  # one array
     assert row["payload"]["name"] == row["fqn"] and row["numbers"] == [1, 2]
     csv = workspace.syncer(
         "sql", "select [1, 2] as numbers", "--state", workspace.state, "--format", "csv"

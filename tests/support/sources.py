@@ -10,7 +10,7 @@ bad record; `{"raise"}` makes the source fail outright (a `SourceError`) at that
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -20,7 +20,17 @@ import orjson
 
 from syncer.errors import SourceError
 from syncer.models import ENTITY_TYPES
-from syncer.steps import Cursor, CursorValue, Either, RecordError, Source, StepConfig, Stream
+from syncer.steps import (
+    Cursor,
+    CursorValue,
+    Either,
+    Raw,
+    Record,
+    RecordError,
+    Source,
+    StepConfig,
+    Stream,
+)
 
 
 def stream_named(source: Source, name: str) -> Stream:
@@ -31,10 +41,16 @@ def stream_named(source: Source, name: str) -> Stream:
 
 
 def read_stream(source: Source, name: str, since: CursorValue | None = None) -> list[Either]:
-    """Every record of one of a source's read streams."""
+    """Every record of one of a source's read streams, raw ones mapped."""
     stream = stream_named(source, name)
     assert stream.read is not None, f"stream {name!r} is derived: it is not read"
-    return list(stream.read(since))
+    return list(mapped(stream.read(since)))
+
+
+def mapped(records: Iterable[Record]) -> Iterator[Either]:
+    """Records as the engine maps them on a first run: a raw record is built."""
+    for record in records:
+        yield record.build() if isinstance(record, Raw) else record
 
 
 class FileSourceConfig(StepConfig):

@@ -65,16 +65,17 @@ def test_a_valid_config_builds_every_step(tmp_path: Path) -> None:
         ("audit", JsonlSink),
         ("tests.support.sinks:MemorySink", MemorySink),
     ]
-    assert loaded.state_path == Path("st/state.duckdb")
+    assert loaded.state_path == tmp_path / "st/state.duckdb"  # beside the config
+    assert loaded.sinks[0][1].config.path == tmp_path / "out/changes.jsonl"
     assert loaded.spec.deletions.fail_safe_percent == 5
     assert loaded.spec.batch_size == 5000
 
 
-def test_defaults_put_the_state_under_dot_syncer_with_a_20_percent_fail_safe(
+def test_defaults_put_the_state_under_dot_syncer_beside_the_config_with_a_20_percent_fail_safe(
     tmp_path: Path,
 ) -> None:
     loaded = load(workflow(tmp_path))
-    assert loaded.state_path == Path(".syncer/state.duckdb")
+    assert loaded.state_path == tmp_path / ".syncer/state.duckdb"
     assert loaded.spec.deletions.fail_safe_percent == 20
     assert loaded.sinks == [] and loaded.processors == []
 
@@ -89,6 +90,19 @@ def test_the_config_fingerprint_changes_with_the_config(tmp_path: Path) -> None:
     first = load(workflow(tmp_path)).fingerprint
     assert load(workflow(tmp_path)).fingerprint == first
     assert load(workflow(tmp_path, "batch_size: 10\n")).fingerprint != first
+
+
+def test_the_mapping_fingerprint_follows_the_source_and_processors_but_not_the_sinks(
+    tmp_path: Path,
+) -> None:
+    base = load(workflow(tmp_path)).mapping_fingerprint
+    with_sink = load(workflow(tmp_path, "sinks: [{type: jsonl, config: {path: o.jsonl}}]"))
+    with_processor = load(workflow(tmp_path, "processors: [{type: filter}]"))
+    other_source = load(workflow(tmp_path, source_config="{path: other.json}"))
+
+    assert with_sink.mapping_fingerprint == base
+    assert base != with_processor.mapping_fingerprint
+    assert base != other_source.mapping_fingerprint
 
 
 def test_a_misspelt_key_in_a_sink_config_is_named_by_its_path(tmp_path: Path) -> None:

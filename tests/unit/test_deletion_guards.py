@@ -70,6 +70,8 @@ def test_a_parent_whose_children_go_over_the_share_is_refused_with_them(engine: 
     engine.write(schemas_and_tables(layout))
     for result in (engine.run(dry_run=True), engine.run()):
         assert result.counters.deleted == 0
+        # The 20 tables the fail-safe refused and their schema, which stays with them.
+        assert (result.counters.refused, result.streams["tables"].refused) == (21, 20)
         assert result.warnings[0].startswith(
             "stream tables: deletions refused: would delete 20 of 24 (83%), more than the "
             "fail-safe 20% (20 of them would go with their parent, which stays too); nothing was "
@@ -82,10 +84,15 @@ def test_a_parent_whose_children_go_over_the_share_is_refused_with_them(engine: 
     assert live(engine, "databaseSchema") == 5 and live(engine, "table") == 24
     notes = dict(engine.rows("SELECT stream, note FROM run_streams WHERE note IS NOT NULL"))
     assert notes["schemas"].startswith("1 deletion held back")
+    recorded = engine.rows("SELECT refused FROM run_summary ORDER BY run_id")
+    assert recorded == [(0,), (21,)]  # the plan recorded nothing
+    by_stream = engine.rows("SELECT stream, refused FROM run_streams WHERE refused > 0 ORDER BY 1")
+    assert by_stream == [("schemas", 1), ("tables", 20)]
     assert notes["tables"].startswith("would delete 20 of 24 (83%)")
 
     allowed = engine.run(deletions={"fail_safe_percent": 90})
     assert allowed.counters.deleted == 21 and allowed.warnings == []
+    assert allowed.counters.refused == 0
     assert live(engine, "databaseSchema") == 4 and live(engine, "table") == 4
 
 
@@ -97,7 +104,7 @@ def test_a_run_over_the_workflows_share_deletes_nothing(engine: Engine) -> None:
     layout = {"a": 1, "b": 3, "c": 3, "empty": 0}
     engine.write(schemas_and_tables(layout))
     result = engine.run()
-    assert result.counters.deleted == 0
+    assert (result.counters.deleted, result.counters.refused) == (0, 4)
     assert result.warnings[-1] == (
         "deletions refused for the whole run: would delete 4 of the workflow's 17 entities "
         "(24%), more than the fail-safe 20%; nothing was deleted. If they are real, run once "
@@ -155,6 +162,7 @@ def test_a_table_the_source_still_finds_is_not_deleted_and_the_run_names_it(
         "(its listing left it out)"
     ]
     assert result.status == "succeeded"
+    assert result.counters.refused == 0  # not a deletion at all: the source has it
 
 
 def test_a_failed_lookup_keeps_the_object(engine: Engine) -> None:
@@ -164,6 +172,7 @@ def test_a_failed_lookup_keeps_the_object(engine: Engine) -> None:
     write(engine, catalog([table(f"t{i:02d}") for i in range(1, 10)]), {key: "raise"})
     result, _ = run_checked(engine)
     assert result.counters.deleted == 0
+    assert result.counters.refused == 0  # kept until a lookup answers, not refused
     assert result.warnings == [
         f"stream tables: {key} not deleted, nor what goes with it: checking that it is gone "
         "failed: ConnectionError: the catalog is unreachable"
@@ -190,6 +199,7 @@ def test_an_unverifiable_schema_stays_unless_deletions_are_allowed(engine: Engin
     write(engine, schemas_and_tables(layout), {key: "hidden"})
     kept, _ = run_checked(engine)
     assert kept.counters.deleted == 0
+    assert kept.counters.refused == 4  # refused until allowed: the schema and its tables
     assert kept.warnings == [
         f"stream schemas: {key} not deleted, nor what goes with it: the user may not see it; "
         "GRANT SEE ON everything TO user would make it certain; if it was dropped, run with "
@@ -197,3 +207,4 @@ def test_an_unverifiable_schema_stays_unless_deletions_are_allowed(engine: Engin
     ]
     allowed, _ = run_checked(engine, deletions={"unverifiable": "delete"})
     assert allowed.counters.deleted == 4 and allowed.warnings == []
+    assert allowed.counters.refused == 0

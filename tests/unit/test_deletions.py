@@ -288,3 +288,59 @@ def test_unchecked_roots_go_when_the_whole_sample_is_confirmed() -> None:
     answers = {("tables", m.key): False for m in items[:10]}
     decision = confirm(decision, asked, answers, allow_unverifiable=False)
     assert len(deleted(decision, "tables")) == 100 and decision.warnings == []
+
+
+# --- refused deletions: what a guard the user can lift held back --------------------------------
+
+
+def test_what_the_fail_safe_refuses_is_counted_with_what_stays_with_it() -> None:
+    streams = [
+        StreamCandidates("schemas", 5, [schema("big")]),
+        StreamCandidates("tables", 108, tables(100, "big")),
+    ]
+    decision = decide(streams, 20)
+    assert (decision.refused_in("tables"), decision.refused_in("schemas")) == (100, 1)
+
+
+def test_a_run_over_the_workflows_share_refuses_every_candidate() -> None:
+    streams = [
+        StreamCandidates("schemas", 5, [schema("empty")]),  # 20%: within its own share
+        StreamCandidates("tables", 10, tables(3, prefix="x")),  # 30%: refused
+    ]
+    decision = decide(streams, 20)  # and 4 of 15 for the run: the schema is refused too
+    assert (decision.refused_in("schemas"), decision.refused_in("tables")) == (1, 3)
+
+
+def test_unverifiable_deletions_are_refused_but_found_or_failed_ones_are_not() -> None:
+    hidden = Unverifiable("the user may not see it")
+    streams = [
+        StreamCandidates("schemas", 100, [schema("hidden"), schema("found"), schema("failed")]),
+        StreamCandidates("tables", 1000, [*tables(2, "hidden"), *tables(3, "found")]),
+    ]
+    decision = decide(streams, 20)
+    answers = {
+        ("schemas", f"{DB}.hidden"): hidden,
+        ("schemas", f"{DB}.found"): True,
+        ("schemas", f"{DB}.failed"): Failed("timeout"),
+    }
+    decision = confirm(decision, lookups(decision), answers, allow_unverifiable=False)
+    assert deleted(decision, "schemas") == [] and deleted(decision, "tables") == []
+    assert (decision.refused_in("schemas"), decision.refused_in("tables")) == (1, 2)
+    allowed = decide(streams, 20)
+    allowed = confirm(allowed, lookups(allowed), answers, allow_unverifiable=True)
+    assert allowed.refused == set()
+
+
+def test_unchecked_roots_are_refused_only_when_the_sample_was_unverifiable() -> None:
+    items = tables(100)
+    # Of a sample of 10, items[3] cannot be told gone, and items[4] either cannot or is found.
+    for fourth, refused in ((Unverifiable("hidden"), 2 + 90), (True, 1)):
+        decision = decide([StreamCandidates("tables", 1000, items)], 20)
+        asked = {"tables": Lookups(items[:10], items[10:])}
+        answers = {("tables", m.key): False for m in items[:10]}
+        answers[("tables", items[3].key)] = Unverifiable("hidden")
+        answers[("tables", items[4].key)] = fourth
+        decision = confirm(decision, asked, answers, allow_unverifiable=False)
+        assert len(deleted(decision, "tables")) == 8
+        # The 90 unchecked stay either way; they are refused only if nothing was found.
+        assert decision.refused_in("tables") == refused

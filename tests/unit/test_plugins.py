@@ -3,7 +3,8 @@ every failure is a ConfigError that names what was asked for and how else to nam
 
 from __future__ import annotations
 
-from importlib.metadata import EntryPoint
+import sys
+from importlib.metadata import EntryPoint, entry_points
 
 import pytest
 
@@ -77,6 +78,22 @@ def test_an_installed_entry_point_that_cannot_load_names_what_it_points_to() -> 
     assert str(caught.value).startswith(
         "widget old: cannot load tests.support.handlers:renamed_long_ago ("
     )
+
+
+def test_a_built_in_step_whose_extra_is_not_installed_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delitem(sys.modules, "syncer.sinks.mqtt", raising=False)  # import it anew
+    for module in [m for m in sys.modules if m.split(".")[0] == "paho"] + ["paho"]:
+        monkeypatch.setitem(sys.modules, module, None)  # as if paho-mqtt were not installed
+    mqtt = [ep for ep in entry_points(group="syncer.sinks") if ep.name == "mqtt"]
+
+    with pytest.raises(ConfigError) as caught:
+        plugins.find(plugins.STEPS["sinks"], "mqtt", mqtt)
+
+    message = str(caught.value)
+    assert message.startswith("sink mqtt: cannot load syncer.sinks.mqtt:MqttSink (")
+    assert message.endswith("): pip install 'metadata-syncer[mqtt]'")
 
 
 def test_a_step_must_be_a_subclass_of_its_base() -> None:

@@ -6,15 +6,16 @@ import base64
 import io
 import json
 import re
-import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import quote, quote_plus
 
 import duckdb
 import keyring
 import pytest
 import structlog
+from pydantic import BaseModel, Field, SecretStr
 
 from syncer import logging as logs
 from syncer import secrets
@@ -51,13 +52,11 @@ def memory_keyring() -> Iterator[MemoryKeyring]:
 
 @pytest.fixture
 def json_logs() -> Iterator[io.StringIO]:
-    """syncer's own log set-up (JSON lines on stderr), writing to a buffer instead."""
-    buffer, stderr = io.StringIO(), sys.stderr
-    sys.stderr = buffer  # configure() binds the stderr of the moment
-    try:
-        logs.configure("json", "debug")
-    finally:
-        sys.stderr = stderr
+    """syncer's own log set-up (JSON lines, every processor that masks), writing to a buffer
+    instead of stderr."""
+    buffer = io.StringIO()
+    logs.configure("json", "debug")
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=buffer))
     yield buffer
     structlog.reset_defaults()
 
@@ -140,10 +139,10 @@ def test_an_error_for_one_reference_never_shows_another_resolved_value(
     assert "present-value-77" not in str(caught.value)
 
 
-def test_redact_masks_every_resolved_value_longest_first(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_redact_masks_every_resolved_secret_longest_first(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SYNCER_TEST_SHORT", "abc-secret")
     monkeypatch.setenv("SYNCER_TEST_LONG", "abc-secret-and-more")
-    secrets.resolve(["${env:SYNCER_TEST_SHORT}", "${env:SYNCER_TEST_LONG}"])
+    secrets.resolve({"password": "${env:SYNCER_TEST_SHORT}", "token": "${env:SYNCER_TEST_LONG}"})
     assert secrets.redact("x abc-secret-and-more y abc-secret z") == "x *** y *** z"
     assert secrets.redact("nothing to hide") == "nothing to hide"
 
@@ -170,7 +169,7 @@ def test_a_missing_secret_fails_the_config_before_any_step_is_built(
     assert not (tmp_path / "state.duckdb").exists()
 
 
-def test_a_secret_in_an_invalid_value_is_masked_in_the_config_error(
+def test_a_setting_from_the_environment_is_shown_in_the_config_error_that_it_caused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SYNCER_TEST_PATTERN", "pat(tern-Kf93")
@@ -182,7 +181,7 @@ def test_a_secret_in_an_invalid_value_is_masked_in_the_config_error(
     with pytest.raises(ConfigError) as caught:
         load(path)
     assert "processors.0.config.exclude" in str(caught.value)
-    assert "pat(tern-Kf93" not in str(caught.value)
+    assert "pat(tern-Kf93" in str(caught.value)  # a pattern is configuration, not a secret
 
 
 def write_leaky_workflow(tmp_path: Path) -> Path:
@@ -484,3 +483,227 @@ def test_an_uncaught_error_prints_a_masked_traceback(capsys: pytest.CaptureFixtu
     printed = capsys.readouterr().err
     assert "Traceback" in printed and "RuntimeError: token '***' refused" in printed
     assert TOKEN not in printed
+
+
+# --- what is a secret, and what is configuration ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "password",
+        "token",
+        "api_key",
+        "apiKey",
+        "private_key",
+        "secret",
+        "client_secret",
+        "clientSecret",
+        "credentials",
+        "Authorization",
+        "Proxy-Authorization",
+        "X-Api-Key",
+        "X-Auth-Token",
+        "Cookie",
+        "private_key_passphrase",
+    ],
+)
+def test_a_key_that_names_a_credential_is_secret_bearing(key: str) -> None:
+    assert secrets.is_secret_name(key)
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["url", "host", "server", "database_name", "token_url", "token_path", "primary_key", "name"],
+)
+def test_a_key_that_names_configuration_is_not(key: str) -> None:
+    assert not secrets.is_secret_name(key)
+
+
+def test_configuration_from_the_environment_is_shown_and_credentials_are_masked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    values = {
+        "SYNCER_TEST_URL": "https://catalog.internal:8585/api",
+        "SYNCER_TEST_HOST": "db.internal",
+        "SYNCER_TEST_DB": "sales",
+        "SYNCER_TEST_TOKEN": TOKEN,
+        "SYNCER_TEST_PW": PASSWORD,
+        "SYNCER_TEST_HEADER": "hdr-Kq81xx",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    secrets.resolve(
+        {
+            "server": "${env:SYNCER_TEST_URL}",
+            "host": "${env:SYNCER_TEST_HOST}",
+            "database_name": "${env:SYNCER_TEST_DB}",
+            "auth": {"type": "bearer", "token": "${env:SYNCER_TEST_TOKEN}"},
+            "nested": [{"password": "${env:SYNCER_TEST_PW}"}],
+            "headers": {"Authorization": "Token ${env:SYNCER_TEST_HEADER}"},
+        }
+    )
+    message = (
+        "GET https://catalog.internal:8585/api/v1/system/version on db.internal (sales): "
+        f"refused {TOKEN} {PASSWORD} Token hdr-Kq81xx"
+    )
+    assert secrets.redact(message) == (
+        "GET https://catalog.internal:8585/api/v1/system/version on db.internal (sales): "
+        "refused *** *** Token ***"
+    )
+
+
+def test_a_keyring_value_is_a_secret_wherever_it_is(memory_keyring: MemoryKeyring) -> None:
+    memory_keyring.set_password("catalog", "host", "kr-host-Pq4")
+    secrets.resolve({"host": "${keyring:catalog/host}"})
+    assert secrets.redact("cannot reach kr-host-Pq4") == "cannot reach ***"
+
+
+def test_only_the_password_of_a_url_from_the_environment_is_masked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SYNCER_TEST_DSN", "postgresql://reader:pw%2FKx9@db.internal:5432/sales")
+    secrets.resolve({"url": "${env:SYNCER_TEST_DSN}"})
+    assert secrets.redact("postgresql://reader:pw%2FKx9@db.internal:5432/sales refused") == (
+        "postgresql://reader:***@db.internal:5432/sales refused"
+    )
+    assert secrets.redact("password pw/Kx9") == "password ***"  # as the driver decodes it
+
+
+class _Auth(BaseModel):
+    user: str
+    signature: str = Field(json_schema_extra={"secret": True})
+
+
+class _Marked(BaseModel):
+    dsn: SecretStr
+    keys: list[SecretStr] = Field(default_factory=list)
+    token: str = Field(default="", json_schema_extra={"secret": False})  # a name, not a token
+    auth: Annotated[_Auth | None, Field(default=None)]
+    options: dict[str, str] = Field(default_factory=dict)
+
+
+@pytest.mark.parametrize(
+    ("where", "declared"),
+    [
+        (("dsn",), True),
+        (("keys", 0), True),
+        (("token",), False),
+        (("auth", "signature"), True),
+        (("auth", "user"), None),
+        (("options", "Authorization"), None),  # the key's name decides
+        (("unknown",), None),
+    ],
+)
+def test_a_config_model_declares_its_secret_fields(
+    where: secrets.Where, declared: bool | None
+) -> None:
+    assert secrets.declared_secret(_Marked, where) is declared
+
+
+def test_what_a_model_declares_outweighs_the_keys_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCER_TEST_SIGNATURE", "sig-Wm52")
+    monkeypatch.setenv("SYNCER_TEST_TOKEN_NAME", "nightly-loader")
+    secrets.resolve(
+        {
+            "auth": {"signature": "${env:SYNCER_TEST_SIGNATURE}"},
+            "token": "${env:SYNCER_TEST_TOKEN_NAME}",
+        },
+        lambda where: secrets.declared_secret(_Marked, where),
+    )
+    assert secrets.redact("nightly-loader signed sig-Wm52") == "nightly-loader signed ***"
+
+
+def test_load_masks_what_a_connectors_config_holds_as_credentials_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYNCER_TEST_OM", "http://catalog.internal:8585/api")
+    monkeypatch.setenv("SYNCER_TEST_OM_TOKEN", TOKEN)
+    monkeypatch.setenv("SYNCER_TEST_CLIENT", "client-Rt62")
+    path = tmp_path / "workflow.yaml"
+    path.write_text(
+        "workflow: shop\n"
+        "source: {type: 'tests.support.sources:FileSource', config: {path: s}}\n"
+        "sinks:\n"
+        "  - {type: openmetadata, config: {server: '${env:SYNCER_TEST_OM}',"
+        " token: '${env:SYNCER_TEST_OM_TOKEN}'}}\n"
+        "  - name: om2\n"
+        "    type: openmetadata\n"
+        "    config:\n"
+        "      server: '${env:SYNCER_TEST_OM}'\n"
+        "      auth: {provider: client_credentials, token_url: 'http://idp/token',"
+        " client_id: syncer, client_secret: '${env:SYNCER_TEST_CLIENT}'}\n"
+    )
+    load(path)
+    assert secrets.redact(f"http://catalog.internal:8585/api {TOKEN} client-Rt62") == (
+        "http://catalog.internal:8585/api *** ***"
+    )
+
+
+# --- short secrets ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "GET http://127.0.0.1:8018/api/v1/teams: cannot connect",
+        "error: a server is down",
+        "data catalog",
+    ],
+)
+def test_a_one_letter_secret_does_not_mangle_messages(text: str) -> None:
+    secrets.remember("a")
+    assert secrets.redact(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("a", "***"),
+        ("X-Api-Key=a; body=", "X-Api-Key=***; body="),
+        ("https://x/teams?api_key=a&page=2", "https://x/teams?api_key=***&page=2"),
+        ("postgresql://u:a@db/sales", "postgresql://u:***@db/sales"),
+        ("Authorization: Bearer a", "Authorization: Bearer ***"),
+        ("key 'a' refused", "key '***' refused"),
+        ('{"api_key": "a"}', '{"api_key": "***"}'),
+    ],
+)
+def test_a_one_letter_secret_is_masked_where_it_stands_as_a_value(text: str, masked: str) -> None:
+    secrets.remember("a")
+    assert secrets.redact(text) == masked
+
+
+def test_a_short_password_is_still_masked_as_basic_auths_base64() -> None:
+    secrets.remember_basic("admin", "pw")
+    header = base64.b64encode(b"admin:pw").decode()
+    assert secrets.redact(f"Authorization=Basic {header}; pwd=/home") == (
+        "Authorization=Basic ***; pwd=/home"
+    )
+
+
+# --- references syncer does not read ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "shown", "fix"),
+    [
+        ("${PG_PASSWORD}", "${PG_PASSWORD}", "${env:PG_PASSWORD}"),
+        ("postgresql://u:${PG_PASSWORD}@h/db", "${PG_PASSWORD}", "${env:PG_PASSWORD}"),
+        ("${PG_PASSWORD:-changeme}", "${PG_PASSWORD:-changeme}", "${env:PG_PASSWORD}"),
+        ("${}", "${}", "${env:NAME}"),
+    ],
+)
+def test_a_shell_style_reference_is_refused_at_load(
+    tmp_path: Path, value: str, shown: str, fix: str
+) -> None:
+    path = tmp_path / "pg.yaml"
+    path.write_text(
+        "workflow: pg\nsource: {type: 'tests.support.sources:FileSource', config: {path: s,"
+        f" password: '{value}'}}}}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    assert str(caught.value) == (
+        f"{path}: source.config.password: `{shown}` is not a reference syncer reads: write {fix}"
+    )
+    assert caught.value.exit_code == 2

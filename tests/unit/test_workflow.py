@@ -62,6 +62,7 @@ def test_a_first_run_creates_every_entity_parents_first(engine: Engine) -> None:
         "deleted": 0,
         "filtered": 0,
         "errors": 0,
+        "refused": 0,
     }
     expected = [*HIERARCHY, ("created", fqn("t00")), ("created", fqn("t01"))]
     assert engine.changes() == expected

@@ -28,6 +28,7 @@ from connectors.sql.reflect.model import (
     reflection_order,
 )
 from connectors.sql.reflect.sqlite import SqliteReflector
+from syncer import DISTRIBUTION
 from syncer.errors import ConfigError, SourceError
 from syncer.text import first_line
 
@@ -173,7 +174,7 @@ def _missing_driver(url: URL, driver: str, err: ImportError) -> str:
         return f"url: the {dialect}+{driver} driver cannot be imported: {first_line(err)}"
     extra = _EXTRAS.get((dialect, driver))
     if extra is not None:
-        return f"url: the {dialect} dialect needs its driver: pip install 'syncer[{extra}]'"
+        return f"url: the {dialect} dialect needs its driver: pip install '{DISTRIBUTION}[{extra}]'"
     module = err.name.split(".")[0]
     text = (
         f"url: the {dialect} dialect needs its driver: pip install {_PACKAGES.get(module, module)}"
@@ -182,7 +183,7 @@ def _missing_driver(url: URL, driver: str, err: ImportError) -> str:
     sync = _SYNC_DRIVERS.get(dialect)
     if sync is not None:
         extra = _EXTRAS[(dialect, sync)]
-        text += f", or write {dialect}+{sync}:// and pip install 'syncer[{extra}]'"
+        text += f", or write {dialect}+{sync}:// and pip install '{DISTRIBUTION}[{extra}]'"
     return text
 
 
@@ -190,9 +191,11 @@ def database_file(url: URL) -> Path:
     """A file database's path, which must exist: reading must never create an empty file."""
     path = _file_name(url)
     if not path.is_file():
+        # A config's relative file is made absolute against its folder (syncer.paths).
+        shown = path if path.is_absolute() else f"{path} (resolved from {Path.cwd()})"
         raise SourceError(
-            f"{url.get_backend_name()} file {path} does not exist"
-            f" (resolved from {Path.cwd()}): fix url {url.render_as_string()}"
+            f"{url.get_backend_name()} file {shown} does not exist:"
+            f" fix url {url.render_as_string()}"
         )
     return path
 
@@ -210,4 +213,8 @@ def _file_name(url: URL) -> Path:
 def sqlite_engine(path: Path) -> sa.Engine:
     """An engine on an existing SQLite file, opened read-only so nothing is ever written."""
     uri = path.resolve().as_uri() + "?mode=ro"
-    return sa.create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True))
+    # The pool lends a connection to one thread at a time, but not always the one that made it
+    # (a stream read ahead reads with it, the engine's thread closes it).
+    return sa.create_engine(
+        "sqlite://", creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False)
+    )

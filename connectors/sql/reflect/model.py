@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
+from typing import Any, Literal, Protocol, runtime_checkable
 
 TableKind = Literal["table", "view", "materialized_view", "partitioned", "foreign"]
 # Decides, from a table's plain name, whether it is read at all; filtering before reflection
@@ -46,6 +47,32 @@ class RawTable:
     foreign_keys: list[RawForeignKey] = field(default_factory=list)
 
 
+def _getter(cls: type, *, without: tuple[str, ...] = ()) -> Callable[[Any], tuple[Any, ...]]:
+    """Every field of a dataclass but `without`, as one tuple: new fields are never missed."""
+    names = [f.name for f in fields(cls) if f.name not in without]
+    get = attrgetter(*names)
+    return lambda value: tuple(get(value))
+
+
+_NESTED = ("columns", "foreign_keys")
+_TABLE, _COLUMN, _FOREIGN_KEY = (
+    _getter(RawTable, without=_NESTED),
+    _getter(RawColumn),
+    _getter(RawForeignKey),
+)
+
+
+def plain(table: RawTable) -> tuple[Any, ...]:
+    """Everything a reflector read of a table, as plain tuples: what its raw digest hashes
+    (the `repr` of tuples of strings, numbers and None is exact, and much faster than that of
+    dataclasses)."""
+    return (
+        _TABLE(table),
+        tuple(map(_COLUMN, table.columns)),
+        tuple(map(_FOREIGN_KEY, table.foreign_keys)),
+    )
+
+
 def reflection_order(table: RawTable) -> tuple[bool, str]:
     """Tables before views (and other relations), each by name: a view's lineage can then use
     the columns reflected for the tables of its own schema."""
@@ -72,6 +99,19 @@ class Reflector(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class ReadsWholeDatabase(Protocol):
+    """A server reflector that reads several schemas on one connection, with a few statements
+    whatever their number (PostgreSQL), instead of one schema at a time on a pool."""
+
+    def database_tables(
+        self, schemas: list[str], keep: NameFilter
+    ) -> Iterator[tuple[str, Iterator[RawTable]]]:
+        """Each schema, in the order given, with its tables as `Reflector.tables` yields them;
+        a schema that cannot be read raises while its tables are read."""
+        ...
 
 
 class ChecksPrivileges(Protocol):

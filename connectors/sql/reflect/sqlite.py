@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections import defaultdict
 from typing import Any
 
@@ -73,7 +74,7 @@ class SqliteReflector:
             return []
         try:
             self._add_columns(schema, tables)
-        except sa.exc.DBAPIError:
+        except sqlite3.Error:
             # One broken view (over a dropped table) fails the whole join: read table by table
             # so that only the broken one is reported.
             self._add_columns_one_by_one(schema, tables)
@@ -105,8 +106,15 @@ class SqliteReflector:
         self.engine.dispose()
 
     def _query(self, sql: str, **params: Any) -> list[Any]:
+        """Rows as the driver returns them (tuples): on a catalog of many thousand tables,
+        SQLAlchemy's row objects cost about as much as SQLite reading the rows."""
         with self.engine.connect() as conn:
-            return list(conn.execute(sa.text(sql), params).all())
+            cursor = conn.connection.cursor()
+            try:
+                cursor.execute(sql, params)
+                return list(cursor.fetchall())
+            finally:
+                cursor.close()
 
     def _add_columns(self, schema: str, tables: dict[str, RawTable]) -> None:
         rows = self._query(_COLUMNS.format(schema=_quote(schema)), schema=schema)
@@ -120,8 +128,8 @@ class SqliteReflector:
         for table in tables.values():
             try:
                 _apply_columns(self._query(sql, name=table.name, schema=schema), tables)
-            except sa.exc.DBAPIError as err:
-                table.error = first_line(err.orig or err)
+            except sqlite3.Error as err:
+                table.error = first_line(err)
 
     def _add_foreign_keys(
         self,

@@ -20,11 +20,14 @@ import sqlalchemy as sa
 import yaml
 from structlog.testing import capture_logs
 
+from connectors.sql import reading
 from connectors.sql.config import load_config
-from connectors.sql.reflect import open_reflector
+from connectors.sql.mapping import to_table
+from connectors.sql.reflect import RawTable, open_reflector
 from connectors.sql.reflect import postgres as pg_reflect
 from connectors.sql.source import SqlSource
 from syncer.errors import ConfigError
+from syncer.models import Table
 from tests.integration.connectors.conftest import PgDatabase, PgServer
 from tests.support.synced import SyncedState
 from tests.support.workspace import REPO, SYNCER
@@ -405,11 +408,13 @@ def test_a_statement_timeout_fails_the_schema_and_deletes_nothing(
             result = deployment.run()
         locker.rollback()
     assert result.status == "partial"
-    # The view in public prints sales.order_totals, so it waits for the lock as well.
+    # The catalog is read with one statement per kind for every schema at once, so the one that
+    # waits for the lock fails every schema it reads.
     failed = {e["record"]: e["reason"] for e in logs if e["event"] == "record failed"}
     database = f"pg.{deployment.db.name}"
     reason = "schema could not be reflected: canceling statement due to statement timeout"
-    assert failed == {f"{database}.sales": reason, f"{database}.public": reason}
+    schemas = ("Odd Schema", "public", "sales")
+    assert failed == {f"{database}.{schema}": reason for schema in schemas}
     assert result.counters.deleted == 0
     assert any("deletions skipped" in w for w in result.warnings)
     live = deployment.query("SELECT count(*) FROM current_entities")
@@ -737,3 +742,87 @@ def test_all_databases_is_refused_for_other_dialects(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'x.sqlite'}"
     with pytest.raises(ConfigError, match="all_databases"):
         SqlSource(load_config({"url": url, "all_databases": True}))
+
+
+# --- raw digests: an unchanged table is not mapped again, a changed one always is -------------
+
+CATALOG_EDITS = {
+    "a column's type": (
+        "ALTER TABLE sales.orders ALTER COLUMN ref TYPE text USING ref::text",
+        ("sales", "orders"),
+        "columns.ref.dataType",
+    ),
+    "a column's comment": (
+        "COMMENT ON COLUMN sales.orders.ref IS 'The receipt number'",
+        ("sales", "orders"),
+        "columns.ref.description",
+    ),
+    "a table's comment": (
+        "COMMENT ON TABLE public.customers IS 'People who bought once'",
+        ("public", "customers"),
+        "description",
+    ),
+    "a column's nullability": (
+        "ALTER TABLE sales.orders ALTER COLUMN ref SET NOT NULL",
+        ("sales", "orders"),
+        "columns.ref.constraint",
+    ),
+    "a constraint": (
+        "ALTER TABLE public.customers ADD CONSTRAINT one_ip UNIQUE (ip)",
+        ("public", "customers"),
+        "tableConstraints",
+    ),
+    "a view's text": (
+        "CREATE OR REPLACE VIEW sales.order_totals AS SELECT o.customer_id, sum(o.amount) AS"
+        " total FROM sales.orders o WHERE o.amount > 0 GROUP BY o.customer_id",
+        ("sales", "order_totals"),
+        "schemaDefinition",
+    ),
+}
+
+
+@pytest.mark.parametrize("edit", CATALOG_EDITS, ids=list(CATALOG_EDITS))
+def test_a_catalog_change_is_never_hidden_by_the_raw_digest(
+    deployment: Deployment, edit: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deployment.run()
+    statement, (schema, table), field = CATALOG_EDITS[edit]
+    deployment.db.execute(statement)
+    mapped = _count_mapped(monkeypatch)
+
+    result = deployment.run()
+
+    updated = {fqn: fields for fqn, _, kind, fields in deployment.changes(result.run_id)}
+    assert any(f.startswith(field) for f in updated[deployment.fqn(schema, table)])
+    # Only the edited table and the views (mapped each run for their lineage) were mapped.
+    views = {"sales.order_totals", "public.customer_totals", "sales.big_orders"}
+    assert {f"{s}.{t}" for s, t in mapped} <= {f"{schema}.{table}", *views, "Odd Schema.Big Items"}
+
+
+def test_a_new_mapping_version_maps_every_table_once(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deployment.run()
+    tables = len(deployment.payloads("table"))
+    mapped = _count_mapped(monkeypatch)
+
+    monkeypatch.setattr(SqlSource, "mapping_version", SqlSource.mapping_version + 1)
+    upgraded = deployment.run()
+    after_upgrade = len(mapped)
+    mapped.clear()
+    again = deployment.run()
+
+    assert after_upgrade == tables and upgraded.counters.changed == 0
+    assert len(mapped) < tables and again.counters.changed == 0
+
+
+def _count_mapped(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """The (schema, table) of every table the sql source maps from here on."""
+    mapped: list[tuple[str, str]] = []
+
+    def counting(raw: RawTable, database_fqn: str, schema: str, dialect: str) -> Table:
+        mapped.append((schema, raw.name))
+        return to_table(raw, database_fqn, schema, dialect)
+
+    monkeypatch.setattr(reading, "to_table", counting)
+    return mapped

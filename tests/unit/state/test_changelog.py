@@ -136,10 +136,10 @@ def test_refusals_are_counted_per_attempt_and_die_after_the_limit(store: StateSt
 
 
 def test_a_sink_is_handed_the_log_and_the_file_not_the_store(logged: StateStore) -> None:
-    logged.state_file.stage_changes("staged", [5, 1])
+    logged.state_file.view_changes("staged", [5, 1])
 
     assert logged.state_file.connection is logged.connection
-    assert logged.connection.execute("SELECT seq, key FROM staged").fetchall() == [
+    assert logged.connection.execute("SELECT seq, key FROM staged ORDER BY seq").fetchall() == [
         (1, "t1"),
         (5, "t1"),
     ]

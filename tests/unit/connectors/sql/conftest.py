@@ -10,6 +10,7 @@ import pytest
 from connectors.sql import SqlSource
 from syncer.models import Entity
 from syncer.steps import Either
+from tests.support.sources import mapped
 
 ROOT = Path(__file__).resolve().parents[4]
 SHOP = ROOT / "examples" / "data" / "shop.sqlite"
@@ -31,7 +32,7 @@ def read_streams(source: SqlSource) -> dict[str, list[Either]]:
         if stream.derived:
             continue
         assert stream.read is not None
-        for record in stream.read(None):
+        for record in mapped(stream.read(None)):
             found[stream.name].append(record)
             if isinstance(record, Entity):
                 for related in source.relationships(record):
