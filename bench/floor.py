@@ -69,7 +69,7 @@ for stream in source.streams():
 
 
 def sqlite_floor_spec(path: Path) -> FloorSpec:
-    from connectors.sql.reflect import sqlite as reflect
+    from syncer.connectors.sql.reflect import sqlite as reflect
 
     schema = '"main"'
     objects = f"SELECT m.name, m.type, m.sql {reflect._OBJECTS}".format(schema=schema)
@@ -86,7 +86,7 @@ def sqlite_floor_spec(path: Path) -> FloorSpec:
 
 def postgres_floor_spec(dsn: str, page_size: int = 5000) -> FloorSpec:
     """The reflector's whole-database read: its statements are pyformat, sent as they are."""
-    from connectors.sql.reflect import postgres as reflect
+    from syncer.connectors.sql.reflect import postgres as reflect
 
     spec = {
         "dsn": dsn,

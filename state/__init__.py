@@ -17,12 +17,12 @@ entity's payload means and which keys it depends on is computed by the engine an
 
 from __future__ import annotations
 
-from state.changelog import DeadLetter, LogReader, RowMatch, Selected, Selection, StagingArea
-from state.connection import MEMORY, interrupted, scanning, state_error
-from state.errors import StateDamagedError, StateDiskFullError, StateError, StateLockedError
-from state.integrity import CheckReport, backup, check
-from state.records import Change, ChangeBatch, ChangeKind, Counters, History
-from state.rows import (
+from syncer.state.changelog import DeadLetter, LogReader, RowMatch, Selected, Selection, StagingArea
+from syncer.state.connection import MEMORY, interrupted, scanning, state_error
+from syncer.state.errors import StateDamagedError, StateDiskFullError, StateError, StateLockedError
+from syncer.state.integrity import CheckReport, backup, check
+from syncer.state.records import Change, ChangeBatch, ChangeKind, Counters, History
+from syncer.state.rows import (
     Batch,
     ChangeRow,
     DependencyRow,
@@ -31,8 +31,8 @@ from state.rows import (
     ViolationRow,
     Watermark,
 )
-from state.schema import SCHEMA_VERSION, VIEWS
-from state.store import StateStore
+from syncer.state.schema import SCHEMA_VERSION, VIEWS
+from syncer.state.store import StateStore
 
 __all__ = [
     "MEMORY",

@@ -16,8 +16,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from state.connection import one
-from state.records import Change, ChangeBatch, ChangeKind, History
+from syncer.state.connection import one
+from syncer.state.records import Change, ChangeBatch, ChangeKind, History
 
 # The columns of a `Change`, in its field order (payload_json follows).
 CHANGE_COLUMNS = (

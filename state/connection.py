@@ -23,8 +23,8 @@ from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 import duckdb
 import pyarrow as pa
 
-from state.errors import StateDamagedError, StateDiskFullError, StateError, StateLockedError
-from state.schema import MIGRATIONS, SCHEMA_VERSION
+from syncer.state.errors import StateDamagedError, StateDiskFullError, StateError, StateLockedError
+from syncer.state.schema import MIGRATIONS, SCHEMA_VERSION
 
 MEMORY = ":memory:"
 _SETTINGS: dict[str, str | bool | int | float | list[str]] = {

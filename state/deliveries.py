@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from state.connection import first, now, one, scanning
+from syncer.state.connection import first, now, one, scanning
 
 _NEVER = 2**31 - 1  # an attempt count no refusal reaches
 

@@ -12,8 +12,8 @@ from collections.abc import Collection, Sequence
 import duckdb
 import pyarrow as pa
 
-from state.connection import now, scanning
-from state.rows import Batch, ChangeRow, DependencyRow, Known, Missing
+from syncer.state.connection import now, scanning
+from syncer.state.rows import Batch, ChangeRow, DependencyRow, Known, Missing
 
 _LIST = pa.list_(pa.string())
 _CHANGE_TYPES = {"changed_fields": _LIST, "depends_on": _LIST}

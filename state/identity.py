@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import duckdb
 
-from state.connection import one
+from syncer.state.connection import one
 
 
 def state_id(connection: duckdb.DuckDBPyConnection) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from state.connection import (
+from syncer.state.connection import (
     _schema_version,
     check_header,
     damaged,
@@ -27,7 +27,7 @@ from state.connection import (
     open_connection,
     state_error,
 )
-from state.errors import StateDamagedError, StateError
+from syncer.state.errors import StateDamagedError, StateError
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from datetime import datetime
 
 import duckdb
 
-from state.connection import first
+from syncer.state.connection import first
 
 # The state's own tables that hold rows of a workflow, in the order a reset deletes them.
 _WORKFLOW_TABLES = (

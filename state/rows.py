@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from state.records import Counters
+from syncer.state.records import Counters
 
 
 @dataclass(frozen=True, slots=True)

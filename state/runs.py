@@ -10,9 +10,9 @@ from collections.abc import Sequence
 import duckdb
 import pyarrow as pa
 
-from state.connection import first, now, one, scanning
-from state.records import Counters
-from state.rows import StoredWatermark, ViolationRow, Watermark
+from syncer.state.connection import first, now, one, scanning
+from syncer.state.records import Counters
+from syncer.state.rows import StoredWatermark, ViolationRow, Watermark
 
 # The run id of a watermark set by hand (`syncer state reset --stream S --to VALUE`), not by a run.
 BY_HAND = 0

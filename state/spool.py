@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import duckdb
 import pyarrow as pa
 
-from state.connection import scanning
+from syncer.state.connection import scanning
 
 
 def put(connection: duckdb.DuckDBPyConnection, name: str, rows: pa.Table) -> None:

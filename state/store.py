@@ -17,11 +17,11 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from state import changelog, deliveries, entities, identity, maintenance, runs, spool
-from state.changelog import LogReader, StagingArea
-from state.connection import connect, state_error, translating
-from state.records import ChangeBatch, Counters
-from state.rows import (
+from syncer.state import changelog, deliveries, entities, identity, maintenance, runs, spool
+from syncer.state.changelog import LogReader, StagingArea
+from syncer.state.connection import connect, state_error, translating
+from syncer.state.records import ChangeBatch, Counters
+from syncer.state.rows import (
     Batch,
     DependencyRow,
     Known,

@@ -42,7 +42,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from state import Missing
+from syncer.state import Missing
 from syncer.steps import Unverifiable
 
 # Lookups per stream and run; beyond it, a sample of this size stands for the rest.

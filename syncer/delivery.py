@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from state import StateStore, interrupted
 from syncer import interrupts
 from syncer.errors import describe
 from syncer.secrets import redact
+from syncer.state import StateStore, interrupted
 from syncer.steps import ChangeBatch, ChangeLog, History, Refusal, Refusals, Sink, SinkContext
 
 log = structlog.get_logger("syncer.delivery")

@@ -10,10 +10,10 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from state import Known
 from syncer.describe import describe
 from syncer.fingerprint import encode, snapshot
 from syncer.models import Entity
+from syncer.state import Known
 from syncer.steps import ChangeKind, CursorValue, FieldChange, Stream
 
 

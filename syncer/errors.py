@@ -28,7 +28,7 @@ else as a bug. Record-level problems are not exceptions: sources and processors 
 
 from __future__ import annotations
 
-from state.errors import StateError, StateLockedError
+from syncer.state.errors import StateError, StateLockedError
 
 __all__ = [
     "BadResponse",

@@ -19,10 +19,10 @@ from typing import Any, Literal, get_args
 import orjson
 from pydantic import Field, field_validator
 
-from state import RowMatch, Selection
-from state.records import ChangeKind, History
 from syncer.errors import ConfigError
 from syncer.models import ENTITY_TYPES
+from syncer.state import RowMatch, Selection
+from syncer.state.records import ChangeKind, History
 from syncer.steps import Change, StepConfig
 
 __all__ = [

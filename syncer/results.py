@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from state import ViolationRow, Watermark
 from syncer.delivery import DeliveryReport
 from syncer.differ import Row
+from syncer.state import ViolationRow, Watermark
 from syncer.steps import ChangeKind, Counters, CursorValue, Raw, Stream
 
 RunStatus = Literal["succeeded", "partial", "failed", "interrupted"]

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
-from state import StateStore
 from syncer.differ import Row
+from syncer.state import StateStore
 
 _SCHEMA = pa.schema(
     [

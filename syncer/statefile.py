@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pydantic
 
-from state import DependencyRow, StateStore
 from syncer import __version__
 from syncer.models import ENTITY_TYPES
+from syncer.state import DependencyRow, StateStore
 
 _BACKFILL_BATCH = 5_000
 

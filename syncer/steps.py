@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from state.records import Change, ChangeBatch, ChangeKind, Counters, History
 from syncer.models import Entity
+from syncer.state.records import Change, ChangeBatch, ChangeKind, Counters, History
 
 if TYPE_CHECKING:
     import duckdb

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 
 import structlog
 
-from state import Batch, ChangeRow, Missing, StateStore, interrupted
 from syncer import deletions, interrupts, topology
 from syncer.config import DeletionSpec
 from syncer.errors import describe
 from syncer.models import ENTITY_TYPES
 from syncer.results import PlannedChange, RunResult, StreamState
 from syncer.secrets import redact
+from syncer.state import Batch, ChangeRow, Missing, StateStore, interrupted
 from syncer.steps import Source
 
 log = structlog.get_logger("syncer.workflow")

@@ -14,14 +14,6 @@ from typing import NoReturn
 
 import structlog
 
-from state import (
-    Batch,
-    ChangeRow,
-    StateStore,
-    ViolationRow,
-    Watermark,
-    interrupted,
-)
 from syncer import __version__, differ, interrupts, spool, topology
 from syncer import cursor as cursors
 from syncer.config import LoadedConfig
@@ -33,6 +25,14 @@ from syncer.handoff import read_ahead
 from syncer.models import Entity
 from syncer.results import PlannedChange, Progress, RunResult, RunStatus, StreamState
 from syncer.secrets import redact
+from syncer.state import (
+    Batch,
+    ChangeRow,
+    StateStore,
+    ViolationRow,
+    Watermark,
+    interrupted,
+)
 from syncer.steps import (
     Counters,
     CursorValue,

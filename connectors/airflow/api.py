@@ -19,8 +19,8 @@ from urllib.parse import quote
 import requests
 from pydantic import BaseModel, ValidationError
 
-from connectors.airflow.config import ApiVersion
-from connectors.airflow.payloads import DagRun, Task, TaskInstance, Version
+from syncer.connectors.airflow.config import ApiVersion
+from syncer.connectors.airflow.payloads import DagRun, Task, TaskInstance, Version
 from syncer.errors import SourceError
 from syncer.http import HttpClient, json_of
 from syncer.secrets import redact

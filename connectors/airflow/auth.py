@@ -13,7 +13,7 @@ import requests
 from requests.adapters import BaseAdapter
 from requests.auth import AuthBase
 
-from connectors.airflow.config import AirflowConfig, JwtAuthConfig
+from syncer.connectors.airflow.config import AirflowConfig, JwtAuthConfig
 from syncer.errors import BadResponse, CredentialsRefused, Unavailable
 from syncer.http import authenticator, session_with, without_query
 from syncer.secrets import redact, remember

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-from connectors.airflow.payloads import Asset, Dag, DagRun, Task, TaskInstance
 from syncer import fqn
+from syncer.connectors.airflow.payloads import Asset, Dag, DagRun, Task, TaskInstance
 from syncer.models import (
     EntityReference,
     ExecutionStatus,

@@ -10,10 +10,10 @@ from datetime import datetime
 import structlog
 from requests.adapters import BaseAdapter
 
-from connectors.airflow.api import FINISHED, AirflowApi, AirflowApiError, parse
-from connectors.airflow.auth import airflow_auth
-from connectors.airflow.config import AirflowConfig
-from connectors.airflow.mapping import (
+from syncer.connectors.airflow.api import FINISHED, AirflowApi, AirflowApiError, parse
+from syncer.connectors.airflow.auth import airflow_auth
+from syncer.connectors.airflow.config import AirflowConfig
+from syncer.connectors.airflow.mapping import (
     Links,
     Naming,
     from_ms,
@@ -21,7 +21,7 @@ from connectors.airflow.mapping import (
     to_pipeline,
     to_status,
 )
-from connectors.airflow.payloads import Asset, Dag, DagRun
+from syncer.connectors.airflow.payloads import Asset, Dag, DagRun
 from syncer.errors import SyncerError
 from syncer.http import HttpClient
 from syncer.models import PipelineService

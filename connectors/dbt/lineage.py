@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 
-from connectors.dbt.mapping import Project
-from connectors.sql.lineage import ColumnFlow, TableName, view_sources
 from syncer import fqn
+from syncer.connectors.dbt.mapping import Project
+from syncer.connectors.sql.lineage import ColumnFlow, TableName, view_sources
 from syncer.models import ColumnLineage, EntityReference, LineageEdge, Table
 
 # dbt adapter types whose SQL sqlglot reads under another name; others parse as themselves if

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.sql.types import map_type
 from syncer import fqn
+from syncer.connectors.sql.types import map_type
 from syncer.models import (
     Column,
     ColumnConstraint,

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from connectors.dbt.mapping import (
+from syncer.connectors.dbt.mapping import (
     Json,
     Naming,
     nodes_of,

@@ -9,17 +9,17 @@ from pathlib import Path
 import structlog
 from requests.adapters import BaseAdapter
 
-from connectors.dbt.artifacts import (
+from syncer.connectors.dbt.artifacts import (
     ArtifactError,
     ArtifactName,
     ArtifactReader,
     HttpArtifacts,
     LocalArtifacts,
 )
-from connectors.dbt.config import DbtConfig
-from connectors.dbt.lineage import lineage_edges
-from connectors.dbt.mapping import Naming, Project, build_project
-from connectors.dbt.quality import Quality, build_quality, millis, other_command, results_of
+from syncer.connectors.dbt.config import DbtConfig
+from syncer.connectors.dbt.lineage import lineage_edges
+from syncer.connectors.dbt.mapping import Naming, Project, build_project
+from syncer.connectors.dbt.quality import Quality, build_quality, millis, other_command, results_of
 from syncer.errors import SourceError
 from syncer.http import HttpClient, authenticator
 from syncer.steps import (

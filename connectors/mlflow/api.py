@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from requests.adapters import BaseAdapter
 
-from connectors.mlflow.config import MlflowConfig
+from syncer.connectors.mlflow.config import MlflowConfig
 from syncer.http import (
     BadResponse,
     HttpClient,

@@ -14,7 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 from urllib.parse import quote
 
-from connectors.mlflow.api import (
+from syncer import fqn
+from syncer.connectors.mlflow.api import (
     ColumnSpec,
     Experiment,
     KeyValue,
@@ -23,7 +24,6 @@ from connectors.mlflow.api import (
     RegisteredModel,
     Run,
 )
-from syncer import fqn
 from syncer.models import (
     MlFeature,
     MlHyperParameter,

@@ -8,9 +8,9 @@ from typing import TypeVar
 
 from requests.adapters import BaseAdapter
 
-from connectors.mlflow import mapping
-from connectors.mlflow.api import Api, MlflowApi, ModelVersion, RegisteredModel
-from connectors.mlflow.config import MlflowConfig
+from syncer.connectors.mlflow import mapping
+from syncer.connectors.mlflow.api import Api, MlflowApi, ModelVersion, RegisteredModel
+from syncer.connectors.mlflow.config import MlflowConfig
 from syncer.errors import SourceError
 from syncer.http import BadResponse, Unavailable
 from syncer.models import Entity

@@ -6,10 +6,10 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from connectors.rest import timefmt
-from connectors.rest.expressions import Expression, Template
-from connectors.rest.mapping import RECORD, EntityMapper, FieldMapping
-from connectors.rest.paginate import PaginationConfig
+from syncer.connectors.rest import timefmt
+from syncer.connectors.rest.expressions import Expression, Template
+from syncer.connectors.rest.mapping import RECORD, EntityMapper, FieldMapping
+from syncer.connectors.rest.paginate import PaginationConfig
 from syncer.http import HttpAuthConfig, RetryPolicy, TlsConfig
 from syncer.models import ENTITY_TYPES
 from syncer.steps import DeletionPolicy, StepConfig

@@ -20,8 +20,8 @@ from typing import Any
 
 from pydantic import ValidationError, model_validator
 
-from connectors.rest import timefmt
-from connectors.rest.expressions import JSON, EvaluationError, Expression, Template
+from syncer.connectors.rest import timefmt
+from syncer.connectors.rest.expressions import JSON, EvaluationError, Expression, Template
 from syncer.models import ENTITY_TYPES, Entity, Record
 from syncer.steps import StepConfig
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, Protocol
 from pydantic import Field
 from requests.utils import parse_header_links
 
-from connectors.rest.expressions import JSON, Expression
+from syncer.connectors.rest.expressions import JSON, Expression
 from syncer.steps import StepConfig
 
 

@@ -18,11 +18,23 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 import structlog
 from requests.adapters import BaseAdapter
 
-from connectors.rest import timefmt
-from connectors.rest.config import SERVICE_STREAM, SINCE, CursorConfig, EndpointConfig, RestConfig
-from connectors.rest.expressions import JSON, EvaluationError, Expression, MissingValue, Template
-from connectors.rest.mapping import EntityMapper, MappingError
-from connectors.rest.paginate import Page, PageRequest, PaginationError, paginator
+from syncer.connectors.rest import timefmt
+from syncer.connectors.rest.config import (
+    SERVICE_STREAM,
+    SINCE,
+    CursorConfig,
+    EndpointConfig,
+    RestConfig,
+)
+from syncer.connectors.rest.expressions import (
+    JSON,
+    EvaluationError,
+    Expression,
+    MissingValue,
+    Template,
+)
+from syncer.connectors.rest.mapping import EntityMapper, MappingError
+from syncer.connectors.rest.paginate import Page, PageRequest, PaginationError, paginator
 from syncer.errors import SourceError, SyncerError
 from syncer.http import ApiKeyAuthConfig, HttpClient, authenticator, without_query
 from syncer.models import ENTITY_TYPES

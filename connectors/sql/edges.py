@@ -11,11 +11,11 @@ from collections.abc import Iterator
 
 import structlog
 
-from connectors.sql.lineage import ColumnFlow, TableName, view_sources
-from connectors.sql.querylog import StatementLineage, fingerprint, lineage_of, redact
-from connectors.sql.reflect.model import QueryLogUnavailable
-from connectors.sql.targets import Target
 from syncer import fqn
+from syncer.connectors.sql.lineage import ColumnFlow, TableName, view_sources
+from syncer.connectors.sql.querylog import StatementLineage, fingerprint, lineage_of, redact
+from syncer.connectors.sql.reflect.model import QueryLogUnavailable
+from syncer.connectors.sql.targets import Target
 from syncer.models import ColumnLineage, EntityReference, LineageEdge, LineageSource, Table
 from syncer.steps import Either, RecordError
 
@@ -69,8 +69,8 @@ class Lineage:
         logged for a database, each with its statement redacted. Read after the tables
         stream, whose tables it connects; a statement whose tables this run did not reflect
         gives no edge."""
-        from connectors.sql.reflect.mysql import MySQLReflector
-        from connectors.sql.reflect.postgres import PostgresReflector
+        from syncer.connectors.sql.reflect.mysql import MySQLReflector
+        from syncer.connectors.sql.reflect.postgres import PostgresReflector
 
         reflector = target.reflector
         if not isinstance(reflector, PostgresReflector | MySQLReflector):

@@ -8,12 +8,12 @@ generic SQLAlchemy path) answers None, and the engine keeps its old behaviour.
 
 from __future__ import annotations
 
-from connectors.sql.config import SqlConfig
-from connectors.sql.mapping import TABLE_TYPES
-from connectors.sql.reflect import LooksUp, Lookup
-from connectors.sql.scope import Scope
-from connectors.sql.targets import Target, Targets
 from syncer import fqn
+from syncer.connectors.sql.config import SqlConfig
+from syncer.connectors.sql.mapping import TABLE_TYPES
+from syncer.connectors.sql.reflect import LooksUp, Lookup
+from syncer.connectors.sql.scope import Scope
+from syncer.connectors.sql.targets import Target, Targets
 from syncer.steps import Unverifiable
 
 # The FQN parts of each entity type the source can look up.

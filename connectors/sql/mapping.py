@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from connectors.sql.reflect import RawColumn, RawTable, TableKind
-from connectors.sql.types import map_type
 from syncer import fqn
+from syncer.connectors.sql.reflect import RawColumn, RawTable, TableKind
+from syncer.connectors.sql.types import map_type
 from syncer.models import Column, ColumnConstraint, Table, TableConstraint, TableType
 
 TABLE_TYPES: dict[TableKind, TableType] = {

@@ -22,7 +22,7 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.scope import build_scope
 
-from connectors.sql.lineage import (
+from syncer.connectors.sql.lineage import (
     ColumnFlow,
     TableName,
     _table_name,

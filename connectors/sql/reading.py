@@ -18,14 +18,14 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator
 from functools import partial
 
-from connectors.sql.config import SqlConfig
-from connectors.sql.mapping import TABLE_TYPES, to_table
-from connectors.sql.parallel import in_order
-from connectors.sql.reflect import FILE_DIALECTS, RawTable, reflection_order
-from connectors.sql.reflect.model import ReadsWholeDatabase, plain
-from connectors.sql.scope import Scope
-from connectors.sql.targets import Target
 from syncer import fqn
+from syncer.connectors.sql.config import SqlConfig
+from syncer.connectors.sql.mapping import TABLE_TYPES, to_table
+from syncer.connectors.sql.parallel import in_order
+from syncer.connectors.sql.reflect import FILE_DIALECTS, RawTable, reflection_order
+from syncer.connectors.sql.reflect.model import ReadsWholeDatabase, plain
+from syncer.connectors.sql.scope import Scope
+from syncer.connectors.sql.targets import Target
 from syncer.fingerprint import digest_of
 from syncer.steps import Either, Raw, Record, RecordError
 from syncer.text import first_line

@@ -6,8 +6,8 @@ catalog schemas are never kept whatever the patterns say: they describe the serv
 
 from __future__ import annotations
 
-from connectors.sql.config import SqlConfig
-from connectors.sql.reflect import FILE_DIALECTS
+from syncer.connectors.sql.config import SqlConfig
+from syncer.connectors.sql.reflect import FILE_DIALECTS
 
 # Catalog schemas of the servers the generic path reads.
 SYSTEM_SCHEMAS = frozenset(

@@ -11,14 +11,14 @@ from collections.abc import Callable, Iterable, Iterator
 
 from sqlalchemy.engine import URL
 
-from connectors.sql.config import SqlConfig
-from connectors.sql.edges import QUERY_LOG_DIALECTS, Lineage
-from connectors.sql.existence import Existence
-from connectors.sql.mapping import VIEW_TYPES, service_type
-from connectors.sql.reading import TableReader
-from connectors.sql.reflect import ChecksPrivileges, Reflector, check_url
-from connectors.sql.scope import Scope
-from connectors.sql.targets import Target, Targets, default_database
+from syncer.connectors.sql.config import SqlConfig
+from syncer.connectors.sql.edges import QUERY_LOG_DIALECTS, Lineage
+from syncer.connectors.sql.existence import Existence
+from syncer.connectors.sql.mapping import VIEW_TYPES, service_type
+from syncer.connectors.sql.reading import TableReader
+from syncer.connectors.sql.reflect import ChecksPrivileges, Reflector, check_url
+from syncer.connectors.sql.scope import Scope
+from syncer.connectors.sql.targets import Target, Targets, default_database
 from syncer.errors import ConfigError
 from syncer.models import Database, DatabaseSchema, DatabaseService, Entity, Table
 from syncer.steps import (

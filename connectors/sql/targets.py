@@ -17,10 +17,10 @@ from pathlib import Path
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 
-from connectors.sql.config import SqlConfig
-from connectors.sql.reflect import FILE_DIALECTS, Reflector, open_reflector
-from connectors.sql.scope import Scope
 from syncer import fqn
+from syncer.connectors.sql.config import SqlConfig
+from syncer.connectors.sql.reflect import FILE_DIALECTS, Reflector, open_reflector
+from syncer.connectors.sql.scope import Scope
 from syncer.errors import SourceError
 from syncer.steps import RecordError
 from syncer.text import first_line

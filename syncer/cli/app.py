@@ -23,8 +23,8 @@ from syncer.errors import ConfigError, Expected, StateError
 from syncer.secrets import redact
 
 if TYPE_CHECKING:
-    from state import StateStore
     from syncer import config as configs
+    from syncer.state import StateStore
 
 # The module that defines each command, imported only when the command is used (or listed by
 # --help): `syncer --version` and a short command do not pay for what the others import.
@@ -121,7 +121,7 @@ def _version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     """`--version`: syncer's, and the state schema's, which says what state files it reads."""
     if not value or ctx.resilient_parsing:
         return
-    from state import SCHEMA_VERSION
+    from syncer.state import SCHEMA_VERSION
 
     click.echo(f"syncer {__version__} (state schema {SCHEMA_VERSION})")
     ctx.exit()
@@ -293,7 +293,7 @@ def reader(state_path: Path | None, config_path: Path | None) -> Iterator[StateS
 def _about_the_file(store: StateStore, exc: Exception) -> None:
     """Raise a DuckDB error about the state file itself (damaged, the disk full), met by a
     command's own query, as the `StateError` that says what to do; return on any other."""
-    from state import state_error
+    from syncer.state import state_error
 
     translated = state_error(store.path, exc)
     if translated is not None and translated is not exc:

@@ -9,8 +9,6 @@ from typing import Any
 
 import click
 
-from state.runs import BY_HAND
-from state.schema import VIEWS
 from syncer import config as configs
 from syncer import cursor as cursors
 from syncer import delivery
@@ -28,6 +26,8 @@ from syncer.cli.app import (
 from syncer.cli.output import compact_table, emit, print_backlog, print_query
 from syncer.errors import ConfigError
 from syncer.sinks.duckdb_catalog import DuckDBCatalogConfig, DuckDBCatalogSink
+from syncer.state.runs import BY_HAND
+from syncer.state.schema import VIEWS
 from syncer.steps import Counters, Sink
 from syncer.text import first_line
 

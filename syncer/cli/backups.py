@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-import state as states
+from syncer import state as states
 from syncer.cli.app import config_option, existing_state_file, out, state_option
 from syncer.cli.audit import state
 

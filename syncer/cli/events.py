@@ -10,7 +10,6 @@ from typing import Any
 
 import click
 
-from state import Selected, Selection
 from syncer import config as configs
 from syncer.cli.app import (
     cli,
@@ -25,6 +24,7 @@ from syncer.cli.app import (
 from syncer.cli.output import emit, print_json
 from syncer.errors import ConfigError
 from syncer.secrets import redact
+from syncer.state import Selected, Selection
 
 _TIME_HELP = "ISO date or time (UTC unless it names an offset), or an age: 30m, 2h, 3d, 1w."
 _since_option = click.option("--since", help=f"Only events committed since then. {_TIME_HELP}")

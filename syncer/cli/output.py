@@ -22,10 +22,10 @@ from rich.measure import Measurement
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
-from state import StateStore, state_error
 from syncer.cli.app import OutputFormat, err, out
 from syncer.errors import ConfigError
 from syncer.logging import masked
+from syncer.state import StateStore, state_error
 from syncer.steps import Counters
 from syncer.text import first_line
 from syncer.workflow import RunResult

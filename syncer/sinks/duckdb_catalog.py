@@ -20,9 +20,9 @@ from contextlib import suppress
 import duckdb
 import pyarrow as pa
 
-from state import scanning
 from syncer.errors import SinkError
 from syncer.paths import ConfigPath
+from syncer.state import scanning
 from syncer.steps import Change, ChangeBatch, Refusals, Sink, SinkContext, StateFile, StepConfig
 
 _TABLES = """

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from state import SCHEMA_VERSION
 from syncer import __version__
+from syncer.state import SCHEMA_VERSION
 from tests.support.workspace import DOUBLES, Workspace, catalog, unreadable
 
 pytestmark = pytest.mark.slow  # every test runs `syncer` in a subprocess

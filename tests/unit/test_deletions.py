@@ -3,7 +3,6 @@ workflow; what passes is checked with the source, a bounded number of lookups pe
 
 from __future__ import annotations
 
-from state import Missing
 from syncer.deletions import (
     Decision,
     Failed,
@@ -15,6 +14,7 @@ from syncer.deletions import (
     sample,
     why_kept,
 )
+from syncer.state import Missing
 from syncer.steps import Unverifiable
 
 DB = "svc.db"

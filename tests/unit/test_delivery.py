@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from state import changelog
 from syncer.delivery import deliver
 from syncer.sinks.eventsink import EventSink, EventSinkConfig, Outgoing
 from syncer.sinks.jsonl import JsonlConfig, JsonlSink
+from syncer.state import changelog
 from syncer.statefile import open_state
 from syncer.steps import Change, History, Refusal, Refusals
 from tests.support.engine import SCHEMA, Engine, catalog, table, tables

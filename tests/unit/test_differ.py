@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import orjson
 
-from state import Known
 from syncer.differ import classify, row_of
 from syncer.models import Column, Table, TestCaseResult
+from syncer.state import Known
 from syncer.steps import Cursor, Stream
 
 TABLES = Stream("tables", "table", read=list, cursor=Cursor("updated_at"))

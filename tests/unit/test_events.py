@@ -13,8 +13,6 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from state import Batch, ChangeRow, Selection, StateStore
-from state.store import Known
 from syncer.differ import Row, classify
 from syncer.errors import ConfigError
 from syncer.events import (
@@ -28,6 +26,8 @@ from syncer.events import (
     parse_time,
     version,
 )
+from syncer.state import Batch, ChangeRow, Selection, StateStore
+from syncer.state.store import Known
 from syncer.steps import Change, ChangeKind
 
 COMMITTED = datetime(2024, 5, 1, 12, 0, 3, 250_000, tzinfo=UTC)

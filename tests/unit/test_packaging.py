@@ -12,8 +12,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 import syncer
-from state import SCHEMA_VERSION
 from syncer.cli import cli
+from syncer.state import SCHEMA_VERSION
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, field_validator
 
-from connectors.dbt.config import DbtConfig
+from syncer.connectors.dbt.config import DbtConfig
 from syncer.paths import ConfigPath, context_for, database_url_beside_config
 
 CONFIG = Path("/etc/syncer/pg.yaml")

@@ -10,8 +10,8 @@ from typing import Any
 import duckdb
 import pytest
 
-import state
-from state import StateDiskFullError
+from syncer import state
+from syncer.state import StateDiskFullError
 from tests.support.engine import Engine, tables
 from tests.support.sinks import MemorySink
 

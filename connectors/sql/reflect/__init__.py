@@ -12,9 +12,10 @@ import sqlalchemy as sa
 from duckdb import Error as DuckDBError
 from sqlalchemy.engine import URL
 
-from connectors.sql.reflect.duckdb import DuckDBReflector
-from connectors.sql.reflect.generic import GenericReflector
-from connectors.sql.reflect.model import (
+from syncer import DISTRIBUTION
+from syncer.connectors.sql.reflect.duckdb import DuckDBReflector
+from syncer.connectors.sql.reflect.generic import GenericReflector
+from syncer.connectors.sql.reflect.model import (
     CheckLine,
     ChecksPrivileges,
     LooksUp,
@@ -27,8 +28,7 @@ from connectors.sql.reflect.model import (
     TableKind,
     reflection_order,
 )
-from connectors.sql.reflect.sqlite import SqliteReflector
-from syncer import DISTRIBUTION
+from syncer.connectors.sql.reflect.sqlite import SqliteReflector
 from syncer.errors import ConfigError, SourceError
 from syncer.text import first_line
 
@@ -134,13 +134,13 @@ def open_reflector(
         raise ConfigError(f"url: {url.render_as_string()}: {first_line(err)}") from err
     # Servers whose catalogs we read directly; imported late, each needs its own driver.
     if dialect == "postgresql":
-        from connectors.sql.reflect.postgres import PostgresReflector
+        from syncer.connectors.sql.reflect.postgres import PostgresReflector
 
         return PostgresReflector(
             engine, statement_timeout_seconds=statement_timeout_seconds, page_size=page_size
         )
     if dialect in ("mysql", "mariadb"):
-        from connectors.sql.reflect.mysql import MySQLReflector
+        from syncer.connectors.sql.reflect.mysql import MySQLReflector
 
         return MySQLReflector(
             engine, statement_timeout_seconds=statement_timeout_seconds, page_size=page_size

@@ -11,7 +11,13 @@ from typing import Any
 
 import duckdb
 
-from connectors.sql.reflect.model import Lookup, NameFilter, RawColumn, RawForeignKey, RawTable
+from syncer.connectors.sql.reflect.model import (
+    Lookup,
+    NameFilter,
+    RawColumn,
+    RawForeignKey,
+    RawTable,
+)
 
 # Schemas DuckDB creates for compatibility, not for data.
 _SYSTEM_SCHEMAS = ("information_schema", "pg_catalog", "temp")

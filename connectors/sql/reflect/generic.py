@@ -15,7 +15,13 @@ from sqlalchemy.engine.reflection import Inspector, ObjectKind
 from sqlalchemy.exc import CompileError
 from sqlalchemy.types import NullType
 
-from connectors.sql.reflect.model import NameFilter, RawColumn, RawForeignKey, RawTable, TableKind
+from syncer.connectors.sql.reflect.model import (
+    NameFilter,
+    RawColumn,
+    RawForeignKey,
+    RawTable,
+    TableKind,
+)
 
 T = TypeVar("T")
 _Key = tuple[str | None, str]

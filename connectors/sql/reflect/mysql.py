@@ -46,7 +46,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
 
-from connectors.sql.reflect.model import (
+from syncer.connectors.sql.reflect.model import (
     CheckLine,
     LoggedStatement,
     Lookup,
@@ -58,7 +58,7 @@ from connectors.sql.reflect.model import (
     TableKind,
     reflection_order,
 )
-from connectors.sql.reflect.mysql_grants import (
+from syncer.connectors.sql.reflect.mysql_grants import (
     Grants,
     fetch,
     grants_of,

@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
-from connectors.sql.reflect.model import CheckLine
+from syncer.connectors.sql.reflect.model import CheckLine
 
 # MySQL's "access denied" error codes: to a database, to a table, to a column.
 ACCESS_DENIED = frozenset({1044, 1142, 1143})

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
-from connectors.sql.reflect.model import (
+from syncer.connectors.sql.reflect.model import (
     CheckLine,
     LoggedStatement,
     Lookup,

@@ -11,7 +11,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.sql.reflect.model import Lookup, NameFilter, RawColumn, RawForeignKey, RawTable
+from syncer.connectors.sql.reflect.model import (
+    Lookup,
+    NameFilter,
+    RawColumn,
+    RawForeignKey,
+    RawTable,
+)
 from syncer.text import first_line
 
 # Tables and views the user made; SQLite's own tables (sqlite_sequence, sqlite_stat1) start

@@ -15,8 +15,8 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from connectors.sql.config import load_config
-from connectors.sql.source import SqlSource
+from syncer.connectors.sql.config import load_config
+from syncer.connectors.sql.source import SqlSource
 from syncer.workflow import RunResult
 from tests.integration.connectors.conftest import MySqlServer, PgDatabase
 from tests.support.runs import query_state, run_workflow

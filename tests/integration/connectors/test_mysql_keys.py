@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from connectors.sql.reflect.mysql import MySQLReflector
+from syncer.connectors.sql.reflect.mysql import MySQLReflector
 from tests.integration.connectors.conftest import MySqlServer
 from tests.integration.connectors.test_mysql_types import FIXTURE
 

@@ -20,12 +20,12 @@ import sqlalchemy as sa
 import yaml
 from structlog.testing import capture_logs
 
-from connectors.sql import reading
-from connectors.sql.config import load_config
-from connectors.sql.mapping import to_table
-from connectors.sql.reflect import RawTable, open_reflector
-from connectors.sql.reflect import postgres as pg_reflect
-from connectors.sql.source import SqlSource
+from syncer.connectors.sql import reading
+from syncer.connectors.sql.config import load_config
+from syncer.connectors.sql.mapping import to_table
+from syncer.connectors.sql.reflect import RawTable, open_reflector
+from syncer.connectors.sql.reflect import postgres as pg_reflect
+from syncer.connectors.sql.source import SqlSource
 from syncer.errors import ConfigError
 from syncer.models import Table
 from tests.integration.connectors.conftest import PgDatabase, PgServer

@@ -20,8 +20,8 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from connectors.sql.reflect import RawTable
-from connectors.sql.reflect.postgres import PostgresReflector, SchemaNotReadable
+from syncer.connectors.sql.reflect import RawTable
+from syncer.connectors.sql.reflect.postgres import PostgresReflector, SchemaNotReadable
 from tests.integration.connectors.conftest import PgDatabase, PgServer, new_pg_database
 from tests.integration.connectors.test_postgres import MORE_SCHEMAS, SCHEMA
 from tests.support.workspace import REPO

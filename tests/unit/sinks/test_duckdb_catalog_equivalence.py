@@ -19,11 +19,11 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from state import StateStore, scanning
 from syncer import __version__, fqn
 from syncer.delivery import context
 from syncer.errors import SinkError
 from syncer.sinks.duckdb_catalog import DuckDBCatalogConfig, DuckDBCatalogSink
+from syncer.state import StateStore, scanning
 from syncer.steps import Change, ChangeBatch, Refusals, Sink, SinkContext, StateFile
 from tests.support.engine import SCHEMA, Engine, catalog
 

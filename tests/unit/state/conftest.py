@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from state import StateStore
+from syncer.state import StateStore
 
 
 @pytest.fixture

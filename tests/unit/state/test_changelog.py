@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from state import Batch, ChangeRow, RowMatch, Selection, StateStore
+from syncer.state import Batch, ChangeRow, RowMatch, Selection, StateStore
 
 WORKFLOW = "shop"
 

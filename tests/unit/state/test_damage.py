@@ -12,8 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-import state
-from state import (
+from syncer import state
+from syncer.state import (
     Batch,
     ChangeRow,
     Counters,
@@ -22,7 +22,7 @@ from state import (
     StateError,
     StateStore,
 )
-from state.connection import state_error
+from syncer.state.connection import state_error
 
 VERSION = "1.2.3-test"
 DAMAGED = (

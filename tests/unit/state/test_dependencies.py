@@ -8,8 +8,8 @@ from pathlib import Path
 import duckdb
 import orjson
 
-from state import Batch, ChangeRow, DependencyRow, Missing, StateStore
-from state.schema import MIGRATIONS
+from syncer.state import Batch, ChangeRow, DependencyRow, Missing, StateStore
+from syncer.state.schema import MIGRATIONS
 
 WORKFLOW = "shop"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import duckdb
 
-from state import StateStore
-from state.schema import MIGRATIONS
+from syncer.state import StateStore
+from syncer.state.schema import MIGRATIONS
 
 VERSION = "1.2.3-test"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from state import StateStore
+from syncer.state import StateStore
 
 
 def rows(*pairs: tuple[str, str]) -> pa.Table:

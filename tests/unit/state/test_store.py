@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from state import (
+from syncer.state import (
     Batch,
     ChangeRow,
     Counters,
@@ -20,7 +20,7 @@ from state import (
     StateStore,
     Watermark,
 )
-from state.schema import MIGRATIONS, SCHEMA_VERSION, VIEWS
+from syncer.state.schema import MIGRATIONS, SCHEMA_VERSION, VIEWS
 
 TABLES = {
     "runs",

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from connectors.airflow import AirflowConfig, AirflowSource
+from syncer.connectors.airflow import AirflowConfig, AirflowSource
 from tests.unit.connectors.airflow.fake_airflow import FakeAirflow, Reply, Seen
 
 PARSED = "2026-01-02T03:00:00Z"

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connectors.airflow.api import AirflowApi, AirflowApiError
-from connectors.airflow.payloads import DagRun
+from syncer.connectors.airflow.api import AirflowApi, AirflowApiError
+from syncer.connectors.airflow.payloads import DagRun
 from syncer.errors import SyncerError
 from syncer.http import HttpClient, RetryPolicy
 from tests.unit.connectors.airflow.fake_airflow import FakeAirflow, Reply

@@ -9,8 +9,8 @@ import pytest
 import requests
 import yaml
 
-from connectors.airflow import AirflowConfig, AirflowSource
 from syncer import config as configs
+from syncer.connectors.airflow import AirflowConfig, AirflowSource
 from syncer.errors import BadResponse, ConfigError, CredentialsRefused, Unavailable
 from syncer.secrets import redact
 from syncer.testing import http as fake

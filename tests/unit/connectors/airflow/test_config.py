@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from connectors.airflow import AirflowConfig
 from syncer import config as configs
+from syncer.connectors.airflow import AirflowConfig
 from syncer.errors import ConfigError
 
 

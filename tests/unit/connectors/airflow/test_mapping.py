@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from connectors.airflow.mapping import (
+from syncer.connectors.airflow.mapping import (
     Links,
     Naming,
     lineage_edges,
@@ -17,7 +17,7 @@ from connectors.airflow.mapping import (
     to_pipeline,
     to_status,
 )
-from connectors.airflow.payloads import Asset, Dag, DagRun, Task, TaskInstance
+from syncer.connectors.airflow.payloads import Asset, Dag, DagRun, Task, TaskInstance
 from syncer.models import PipelineStatus
 
 NAMING = Naming(service="airflow", links=Links("https://airflow.example.com", "v2"))

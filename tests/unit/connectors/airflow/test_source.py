@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.airflow import AirflowSource
+from syncer.connectors.airflow import AirflowSource
 from syncer.models import Entity, LineageEdge, Pipeline, PipelineStatus
 from syncer.steps import CursorValue, RecordError
 from tests.support.sources import read_stream

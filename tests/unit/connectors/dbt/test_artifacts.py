@@ -7,7 +7,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from connectors.dbt.artifacts import ArtifactError, LocalArtifacts, parse
+from syncer.connectors.dbt.artifacts import ArtifactError, LocalArtifacts, parse
 from tests.unit.connectors.dbt.runs import ARTIFACTS, load
 
 

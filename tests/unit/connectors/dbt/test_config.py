@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from connectors.dbt import DbtConfig, DbtSource
 from syncer import config as configs
+from syncer.connectors.dbt import DbtConfig, DbtSource
 from syncer.errors import ConfigError
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.dbt.lineage import dialect_of, lineage_edges
-from connectors.dbt.mapping import Naming, Project, build_project
+from syncer.connectors.dbt.lineage import dialect_of, lineage_edges
+from syncer.connectors.dbt.mapping import Naming, Project, build_project
 from syncer.models import LineageEdge
 from tests.unit.connectors.dbt.runs import load
 

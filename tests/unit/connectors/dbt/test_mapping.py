@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from connectors.dbt.mapping import Naming, Project, build_project
+from syncer.connectors.dbt.mapping import Naming, Project, build_project
 from syncer.models import Table
 from tests.unit.connectors.dbt.runs import load
 

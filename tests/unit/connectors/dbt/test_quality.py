@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from connectors.dbt.mapping import Naming, build_project
-from connectors.dbt.quality import (
+from syncer.connectors.dbt.mapping import Naming, build_project
+from syncer.connectors.dbt.quality import (
     Quality,
     build_quality,
     definition_of,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from connectors.dbt import DbtConfig, DbtSource
+from syncer.connectors.dbt import DbtConfig, DbtSource
 from tests.unit.connectors.dbt.runs import (
     ARTIFACTS,
     ARTIFACTS_V2,

@@ -8,8 +8,8 @@ from typing import Any
 import orjson
 import requests
 
-from connectors.mlflow import MlflowConfig
-from connectors.mlflow.api import MlflowApi
+from syncer.connectors.mlflow import MlflowConfig
+from syncer.connectors.mlflow.api import MlflowApi
 
 
 class FakeHttp:

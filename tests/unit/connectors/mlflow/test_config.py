@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from connectors.mlflow import MlflowConfig
 from syncer import config as configs
+from syncer.connectors.mlflow import MlflowConfig
 from syncer.errors import ConfigError
 
 

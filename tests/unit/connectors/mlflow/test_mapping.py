@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from connectors.mlflow import mapping
-from connectors.mlflow.api import (
+from syncer.connectors.mlflow import mapping
+from syncer.connectors.mlflow.api import (
     ColumnSpec,
     Experiment,
     MLmodel,

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from connectors.mlflow import MlflowConfig, MlflowSource
-from connectors.mlflow.api import Experiment, MLmodel, ModelVersion, RegisteredModel, Run
-from connectors.mlflow.mapping import from_millis
+from syncer.connectors.mlflow import MlflowConfig, MlflowSource
+from syncer.connectors.mlflow.api import Experiment, MLmodel, ModelVersion, RegisteredModel, Run
+from syncer.connectors.mlflow.mapping import from_millis
 from syncer.errors import SourceError
 from syncer.http import BadResponse, Unavailable
 from syncer.models import MlModel, MlModelService, Record

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from connectors.rest import RestConfig, RestSource
+from syncer.connectors.rest import RestConfig, RestSource
 from syncer.models import Entity, Record
 from syncer.steps import Either, RecordError
 from tests.support.sources import read_stream

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from connectors.rest.expressions import Expression, ExpressionError, MissingValue, Template
-from connectors.rest.mapping import EntityMapper, FieldSpec, MappingError
+from syncer.connectors.rest.expressions import Expression, ExpressionError, MissingValue, Template
+from syncer.connectors.rest.mapping import EntityMapper, FieldSpec, MappingError
 from syncer.models import MlModel, Pipeline, Record
 
 MODEL = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.rest import RestConfig, RestSource
+from syncer.connectors.rest import RestConfig, RestSource
 from syncer.testing import http as fake
 from tests.unit.connectors.rest.conftest import FAST_RETRY, errors, ids, make_source, read
 from tests.unit.connectors.rest.fake_api import FakeApi, Reply, Seen

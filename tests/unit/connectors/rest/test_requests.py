@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from connectors.rest import RestConfig, RestSource
+from syncer.connectors.rest import RestConfig, RestSource
 from syncer.models import MlModel
 from syncer.testing import http as fake
 from tests.unit.connectors.rest.conftest import FAST_RETRY, errors, ids, make_source, read

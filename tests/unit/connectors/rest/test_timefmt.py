@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from connectors.rest import timefmt
+from syncer.connectors.rest import timefmt
 
 MOMENT = datetime(2024, 5, 1, 10, 0, 0, 123000, tzinfo=UTC)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.sql import SqlSource
+from syncer.connectors.sql import SqlSource
 from syncer.models import Entity
 from syncer.steps import Either
 from tests.support.sources import mapped

@@ -8,9 +8,9 @@ from collections.abc import Generator, Iterator
 
 import pytest
 
-from connectors.sql.config import SqlConfig, load_config
-from connectors.sql.reflect import NameFilter, RawColumn, RawTable
-from connectors.sql.source import SqlSource
+from syncer.connectors.sql.config import SqlConfig, load_config
+from syncer.connectors.sql.reflect import NameFilter, RawColumn, RawTable
+from syncer.connectors.sql.source import SqlSource
 from syncer.errors import ConfigError
 from syncer.models import Table
 from syncer.steps import RecordError

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from connectors.sql.config import SqlConfig, load_config
+from syncer.connectors.sql.config import SqlConfig, load_config
 from syncer.errors import ConfigError
 from syncer.models import TableType
 

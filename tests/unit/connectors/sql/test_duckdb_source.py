@@ -8,8 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from connectors.sql import SqlConfig, SqlSource
-from connectors.sql.reflect import DuckDBReflector, NameFilter, RawTable
+from syncer.connectors.sql import SqlConfig, SqlSource
+from syncer.connectors.sql.reflect import DuckDBReflector, NameFilter, RawTable
 from syncer.models import DatabaseSchema, DatabaseService, LineageEdge, Table
 from syncer.steps import Either, RecordError
 

@@ -11,9 +11,9 @@ from typing import Any
 import duckdb
 import pytest
 
-from connectors.sql import SqlConfig, SqlSource
-from connectors.sql.reflect import NameFilter, RawTable, SqliteReflector, sqlite_engine
 from syncer.config import LoadedConfig, WorkflowConfig
+from syncer.connectors.sql import SqlConfig, SqlSource
+from syncer.connectors.sql.reflect import NameFilter, RawTable, SqliteReflector, sqlite_engine
 from tests.support.runs import query_state, run_workflow
 from tests.support.sources import read_stream
 

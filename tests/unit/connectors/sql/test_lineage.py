@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.sql.lineage import ColumnFlow, TableName, view_sources
+from syncer.connectors.sql.lineage import ColumnFlow, TableName, view_sources
 
 A, B = TableName("a"), TableName("b")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from connectors.sql import SqlConfig, SqlSource
+from syncer.connectors.sql import SqlConfig, SqlSource
 from syncer.models import LineageEdge
 from tests.unit.connectors.sql.conftest import read_streams
 

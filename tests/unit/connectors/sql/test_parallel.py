@@ -8,7 +8,7 @@ from collections.abc import Generator
 
 import pytest
 
-from connectors.sql.parallel import in_order
+from syncer.connectors.sql.parallel import in_order
 
 
 class _Producer:

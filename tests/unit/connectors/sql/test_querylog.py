@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from connectors.sql.lineage import ColumnFlow, TableName
-from connectors.sql.querylog import StatementLineage, fingerprint, lineage_of, redact
+from syncer.connectors.sql.lineage import ColumnFlow, TableName
+from syncer.connectors.sql.querylog import StatementLineage, fingerprint, lineage_of, redact
 
 PG = "postgresql"
 T = TableName("t", "public")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from connectors.sql.reflect.model import RawColumn, RawForeignKey, RawTable, plain
+from syncer.connectors.sql.reflect.model import RawColumn, RawForeignKey, RawTable, plain
 
 COLUMN = RawColumn(name="id", type="INTEGER", nullable=False, ordinal=1, default="0", comment="c")
 KEY = RawForeignKey(("id",), "main", "parent", ("id",), name="fk")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.sql import SqlConfig, SqlSource
-from connectors.sql.reflect import GenericReflector, SqliteReflector, sqlite_engine
+from syncer.connectors.sql import SqlConfig, SqlSource
+from syncer.connectors.sql.reflect import GenericReflector, SqliteReflector, sqlite_engine
 from syncer.errors import ConfigError, SourceError, SyncerError
 from syncer.models import Entity, LineageEdge, Table
 from syncer.steps import Either, RecordError

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from connectors.sql import SqlConfig, SqlSource
-from connectors.sql.reflect import NameFilter, RawTable
+from syncer.connectors.sql import SqlConfig, SqlSource
+from syncer.connectors.sql.reflect import NameFilter, RawTable
 from syncer.errors import ConfigError, SourceError, SyncerError
 from syncer.steps import Either
 from tests.support.sources import mapped

@@ -1,0 +1,1 @@
+"""Sources of metadata, one sub-package per system."""

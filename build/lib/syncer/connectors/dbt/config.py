@@ -1,0 +1,51 @@
+"""The dbt source's config: where the artifacts are, and which warehouse service they describe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from syncer.http import HttpAuthConfig, RetryPolicy, TlsConfig
+from syncer.paths import beside_config
+from syncer.steps import StepConfig
+from syncer.urls import check_http_url
+
+
+class DbtConfig(StepConfig):
+    # A folder holding dbt's artifacts (the project's `target/`; relative to the config file's
+    # folder), or an http(s) URL of one.
+    path: str = Field(min_length=1)
+    # The warehouse's database service in the catalog: the name the sql source gives it, so
+    # that dbt's tables and the warehouse's are the same entities.
+    service_name: str = Field(min_length=1)
+    # OpenMetadata's serviceType; by default from the manifest's adapter type.
+    service_type: str | None = None
+    # The database of relations dbt gives none (adapters with two-part names, e.g. MySQL).
+    default_database: str = Field(default="default", min_length=1)
+    # Derive column lineage by parsing each model's compiled SQL.
+    column_lineage: bool = True
+    # The classification dbt tags are put under (OpenMetadata's dbt ingestion uses `dbtTags`).
+    tag_classification: str = Field(default="dbtTags", min_length=1)
+    # Reading the artifacts over HTTP.
+    auth: HttpAuthConfig | None = None
+    tls: TlsConfig = TlsConfig()
+    timeout_seconds: float = Field(default=60, gt=0)
+    retry: RetryPolicy = RetryPolicy()
+
+    @field_validator("path")
+    @classmethod
+    def _path_kind(cls, value: str, info: ValidationInfo) -> str:
+        scheme = value.split("://", 1)[0].lower() if "://" in value else None
+        if scheme is not None and scheme not in ("http", "https"):
+            raise ValueError(
+                f"{scheme}:// is not read; give a local folder or an http(s):// URL of dbt's"
+                " target/ folder"
+            )
+        if scheme is None:
+            return str(beside_config(Path(value), info))
+        return check_http_url(value)
+
+    @property
+    def is_url(self) -> bool:
+        return "://" in self.path

@@ -1,0 +1,253 @@
+"""Entities: what the state holds of each key, what a batch commits, and what a run did not see.
+
+An entity row keeps its key, fingerprint and dependencies (the keys whose deletion takes it
+with it, computed by the engine); its payload lives in the change that last touched it. Every
+write is one statement over an Arrow table, however large the batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+import duckdb
+import pyarrow as pa
+
+from syncer.state.connection import now, scanning
+from syncer.state.rows import Batch, ChangeRow, DependencyRow, Known, Missing
+
+_LIST = pa.list_(pa.string())
+_CHANGE_TYPES = {"changed_fields": _LIST, "depends_on": _LIST}
+
+
+def changed(
+    connection: duckdb.DuckDBPyConnection,
+    workflow: str,
+    stream: str,
+    keys: list[str],
+    fingerprints: list[str],
+) -> dict[int, Known]:
+    """What the state knows of the keys whose fingerprint differs from it, by position.
+
+    Keys the state holds with the same fingerprint are left out: on a re-run that finds
+    nothing new, nothing comes back from DuckDB at all.
+    """
+    batch = pa.table({"i": pa.array(range(len(keys)), pa.int64()), "key": keys, "fp": fingerprints})
+    with scanning(connection, "batch", batch):
+        rows = connection.execute(
+            "WITH differing AS (SELECT b.i, e.fingerprint, e.deleted_run, e.last_seq "
+            "FROM batch b LEFT JOIN entities e "
+            "ON e.workflow = ? AND e.stream = ? AND e.key = b.key "
+            "WHERE e.fingerprint IS DISTINCT FROM b.fp OR e.deleted_run IS NOT NULL) "
+            "SELECT d.i, d.fingerprint, d.deleted_run IS NOT NULL, c.payload::VARCHAR "
+            "FROM differing d LEFT JOIN changes c ON c.seq = d.last_seq",
+            [workflow, stream],
+        ).fetchall()
+    return {
+        i: Known(fp, bool(deleted) and fp is not None, payload) for i, fp, deleted, payload in rows
+    }
+
+
+def same_digests(
+    connection: duckdb.DuckDBPyConnection,
+    workflow: str,
+    stream: str,
+    keys: list[str],
+    digests: list[str],
+) -> set[int]:
+    """The positions of the keys whose live entity holds the same raw digest."""
+    batch = pa.table({"i": pa.array(range(len(keys)), pa.int64()), "key": keys, "d": digests})
+    with scanning(connection, "raw_batch", batch):
+        rows = connection.execute(
+            "SELECT b.i FROM raw_batch b JOIN entities e "
+            "ON e.workflow = ? AND e.stream = ? AND e.key = b.key "
+            "WHERE e.raw_digest = b.d AND e.deleted_run IS NULL",
+            [workflow, stream],
+        ).fetchall()
+    return {i for (i,) in rows}
+
+
+def forget_seen(connection: duckdb.DuckDBPyConnection) -> None:
+    """Start a run's record of keys read (a temp table: it never reaches the file)."""
+    connection.execute("CREATE OR REPLACE TEMP TABLE seen (stream VARCHAR, key VARCHAR)")
+
+
+def mark_seen(connection: duckdb.DuckDBPyConnection, stream: str, keys: Sequence[str]) -> None:
+    seen = pa.table({"stream": pa.array([stream] * len(keys), pa.string()), "key": keys})
+    with scanning(connection, "seen_batch", seen):
+        connection.execute("INSERT INTO seen SELECT stream, key FROM seen_batch")
+
+
+def live_counts(connection: duckdb.DuckDBPyConnection, workflow: str) -> dict[str, int]:
+    """How many live entities each stream of a workflow holds."""
+    rows = connection.execute(
+        "SELECT stream, count(*) FROM entities WHERE workflow = ? AND deleted_run IS NULL "
+        "GROUP BY stream",
+        [workflow],
+    ).fetchall()
+    return {stream: int(count) for stream, count in rows}
+
+
+def unseen(
+    connection: duckdb.DuckDBPyConnection,
+    workflow: str,
+    stream: str,
+    under: Collection[str] | None = None,
+) -> list[Missing]:
+    """The live entities of a stream that this run did not read; with `under`, only those that
+    depend on one of these keys (a cascade reads no more)."""
+    rows = connection.execute(
+        "WITH missing AS (SELECT key, entity_type, parent_key, depends_on, fingerprint, last_seq "
+        "FROM entities e WHERE e.workflow = $workflow AND e.stream = $stream "
+        "AND e.deleted_run IS NULL "
+        "AND ($under IS NULL OR list_has_any(e.depends_on, $under)) "
+        "AND NOT EXISTS (SELECT 1 FROM seen s WHERE s.stream = e.stream AND s.key = e.key)) "
+        "SELECT m.key, m.entity_type, m.parent_key, m.depends_on, m.fingerprint, "
+        "c.payload::VARCHAR FROM missing m JOIN changes c ON c.seq = m.last_seq ORDER BY m.key",
+        {
+            "workflow": workflow,
+            "stream": stream,
+            "under": sorted(under) if under is not None else None,
+        },
+    ).fetchall()
+    return [
+        Missing(key, entity_type, parent, depends_on or [], fingerprint, payload)
+        for key, entity_type, parent, depends_on, fingerprint, payload in rows
+    ]
+
+
+def write(connection: duckdb.DuckDBPyConnection, batch: Batch, first_seq: int) -> list[int]:
+    """A batch's change rows (numbered from `first_seq`), entities, watermark and counters; the
+    seqs. The caller holds the transaction that makes them one."""
+    seqs = list(range(first_seq, first_seq + len(batch.changes)))
+    if batch.changes:
+        columns = list(zip(*batch.changes, strict=True))
+        changes = pa.table(
+            {
+                "seq": pa.array(seqs, pa.int64()),
+                **{
+                    name: pa.array(values, _CHANGE_TYPES.get(name, pa.string()))
+                    for name, values in zip(ChangeRow._fields, columns, strict=True)
+                },
+            }
+        )
+        with scanning(connection, "new_changes", changes):
+            _write_changes(connection, batch)
+    if batch.digests:
+        _write_digests(connection, batch)
+    if batch.watermark is not None:
+        wm = batch.watermark
+        connection.execute(
+            "INSERT INTO watermarks VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+            "cursor_field = excluded.cursor_field, kind = excluded.kind, "
+            "value = excluded.value, run_id = excluded.run_id",
+            [batch.workflow, batch.stream, wm.cursor_field, wm.kind, wm.value, batch.run_id],
+        )
+    counts = batch.counters.as_dict()
+    connection.execute(
+        f"UPDATE runs SET {', '.join(f'{k} = {k} + ?' for k in counts)} WHERE run_id = ?",
+        [*counts.values(), batch.run_id],
+    )
+    return seqs
+
+
+def _write_changes(connection: duckdb.DuckDBPyConnection, batch: Batch) -> None:
+    """The change-log rows, then the entities they leave behind (from `new_changes`)."""
+    connection.execute(
+        "INSERT INTO changes (seq, run_id, workflow, stream, key, entity_type, kind, fingerprint, "
+        "old_fingerprint, changed_fields, description, payload, committed_at) "
+        "SELECT seq, ?, ?, ?, key, entity_type, kind, fingerprint, old_fingerprint, "
+        "changed_fields, description::JSON, payload::JSON, ? FROM new_changes",
+        [batch.run_id, batch.workflow, batch.stream, now()],
+    )
+    # An entity keeps no payload of its own: it points at the change that holds it.
+    connection.execute(
+        "INSERT INTO entities (workflow, stream, key, entity_type, parent_key, depends_on, "
+        "fingerprint, last_seq, first_run, changed_run, deleted_run, raw_digest) "
+        "SELECT ?, ?, key, entity_type, parent_key, depends_on, fingerprint, seq, ?, ?, NULL, "
+        "raw_digest FROM new_changes WHERE kind <> 'deleted' "
+        "ON CONFLICT DO UPDATE SET fingerprint = excluded.fingerprint, "
+        "last_seq = excluded.last_seq, changed_run = excluded.changed_run, "
+        "entity_type = excluded.entity_type, parent_key = excluded.parent_key, "
+        "deleted_run = NULL, raw_digest = excluded.raw_digest",
+        [batch.workflow, batch.stream, batch.run_id, batch.run_id],
+    )
+    # A list column is not updated in place: DuckDB rewrites the row. Dependencies rarely
+    # change, so they are written only where they did (an update that set them on every
+    # changed entity doubled what a re-run added to the file).
+    connection.execute(
+        "UPDATE entities e SET depends_on = n.depends_on FROM new_changes n "
+        "WHERE n.kind <> 'deleted' AND e.workflow = ? AND e.stream = ? AND e.key = n.key "
+        "AND e.depends_on IS DISTINCT FROM n.depends_on",
+        [batch.workflow, batch.stream],
+    )
+    connection.execute(
+        "UPDATE entities e SET deleted_run = ?, changed_run = ?, last_seq = n.seq "
+        "FROM new_changes n WHERE n.kind = 'deleted' AND e.workflow = ? AND e.stream = ? "
+        "AND e.key = n.key",
+        [batch.run_id, batch.run_id, batch.workflow, batch.stream],
+    )
+
+
+def _write_digests(connection: duckdb.DuckDBPyConnection, batch: Batch) -> None:
+    """New raw digests of entities that were mapped again and found unchanged (after an
+    upgrade, a config change, or a source row that moved without changing the entity)."""
+    keys, digests = zip(*batch.digests, strict=True)
+    table = pa.table({"key": pa.array(keys, pa.string()), "d": pa.array(digests, pa.string())})
+    with scanning(connection, "new_digests", table):
+        connection.execute(
+            "UPDATE entities e SET raw_digest = n.d FROM new_digests n "
+            "WHERE e.workflow = ? AND e.stream = ? AND e.key = n.key "
+            "AND e.raw_digest IS DISTINCT FROM n.d",
+            [batch.workflow, batch.stream],
+        )
+
+
+def orphans(connection: duckdb.DuckDBPyConnection, workflow: str) -> list[tuple[str, str, str]]:
+    """Live entities that depend on a key no workflow of the state holds: (type, key, missing
+    key)."""
+    rows = connection.execute(
+        """
+        WITH wanted AS (SELECT entity_type, key, unnest(depends_on) AS needs FROM entities
+                        WHERE workflow = ? AND deleted_run IS NULL)
+        -- An end may belong to another workflow in this file (dbt's tables, read by sql).
+        SELECT entity_type, key, needs FROM wanted
+        WHERE needs NOT IN (SELECT key FROM entities WHERE deleted_run IS NULL)
+        ORDER BY key, needs
+        """,
+        [workflow],
+    ).fetchall()
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+def without_dependencies(connection: duckdb.DuckDBPyConnection, limit: int) -> list[DependencyRow]:
+    """Up to `limit` entities (of any workflow, deleted ones too) stored before state schema v4
+    kept dependencies, with the payload of their last change to compute them from."""
+    rows = connection.execute(
+        "SELECT e.workflow, e.stream, e.key, e.entity_type, e.parent_key, c.payload::VARCHAR "
+        "FROM entities e JOIN changes c ON c.seq = e.last_seq WHERE e.depends_on IS NULL "
+        "ORDER BY e.workflow, e.stream, e.key LIMIT ?",
+        [limit],
+    ).fetchall()
+    return [DependencyRow(*row) for row in rows]
+
+
+def set_dependencies(
+    connection: duckdb.DuckDBPyConnection, rows: Sequence[tuple[str, str, str, list[str]]]
+) -> None:
+    """Store computed dependencies: (workflow, stream, key, depends_on) rows, one statement."""
+    if not rows:
+        return
+    workflows, streams, keys, depends_on = zip(*rows, strict=True)
+    table = pa.table(
+        {
+            "workflow": pa.array(workflows, pa.string()),
+            "stream": pa.array(streams, pa.string()),
+            "key": pa.array(keys, pa.string()),
+            "depends_on": pa.array(depends_on, _LIST),
+        }
+    )
+    with scanning(connection, "computed_dependencies", table):
+        connection.execute(
+            "UPDATE entities e SET depends_on = d.depends_on FROM computed_dependencies d "
+            "WHERE e.workflow = d.workflow AND e.stream = d.stream AND e.key = d.key"
+        )
