@@ -6,7 +6,8 @@ terminal (`TERM=dumb`) or `NO_COLOR` gets no colours. A run ends with one `run f
 (`run_finished`) in JSON lines, whatever the level: programs read it, people read the summary.
 
 Masked are every string of an event, however deeply nested, the repr of any other value that
-would show a secret, and the traceback of an `exc_info`; and the traceback of an error no one
+would show a secret, and the traceback of an `exc_info`; what other libraries log through
+Python's `logging` (rendered as syncer's own events); and the traceback of an error no one
 caught (`--debug`), which Python would otherwise print as it is.
 """
 
@@ -54,8 +55,25 @@ def configure(fmt: LogFormat = "auto", level: str = "info") -> None:
     # sqlglot logs the text of statements it cannot parse; that text can hold literals, and
     # syncer reports an unparsable statement itself, without its text.
     logging.getLogger("sqlglot").setLevel(logging.CRITICAL)
+    root = logging.getLogger()
+    if not any(isinstance(h, _OtherLibraries) for h in root.handlers):
+        root.addHandler(_OtherLibraries(logging.WARNING))
     sys.excepthook = print_masked_traceback
     threading.excepthook = _print_masked_thread_traceback
+
+
+class _OtherLibraries(logging.Handler):
+    """What other libraries log (SQLAlchemy's pool, urllib3, DuckDB's driver), at warning and
+    above, as syncer's own events: the same format, and secrets masked, as Python's fallback
+    handler would print them as they are."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            event = record.getMessage()
+        except Exception:  # a library's bad format string: its raw text, masked like the rest
+            event = str(record.msg)
+        logger = structlog.get_logger(record.name)
+        logger.log(record.levelno, event, logger=record.name, exc_info=record.exc_info or None)
 
 
 def only_errors() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import logging as stdlib_logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -707,3 +708,21 @@ def test_a_shell_style_reference_is_refused_at_load(
         f"{path}: source.config.password: `{shown}` is not a reference syncer reads: write {fix}"
     )
     assert caught.value.exit_code == 2
+
+
+def test_what_other_libraries_log_is_masked_and_shown_as_a_syncer_event(
+    json_logs: io.StringIO,
+) -> None:
+    secrets.remember("pool-secret-42")
+    pool = stdlib_logging.getLogger("sqlalchemy.pool.impl.QueuePool")
+    try:
+        pool.warning("closing postgresql://u:%s@db/shop failed", "pool-secret-42")
+    finally:
+        root = stdlib_logging.getLogger()
+        root.handlers = [h for h in root.handlers if type(h).__name__ != "_OtherLibraries"]
+
+    logged = json_logs.getvalue()
+    event = json.loads(logged.splitlines()[-1])
+    assert "pool-secret-42" not in logged
+    assert event["event"] == "closing postgresql://u:***@db/shop failed"
+    assert (event["logger"], event["level"]) == ("sqlalchemy.pool.impl.QueuePool", "warning")

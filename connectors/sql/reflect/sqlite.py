@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,11 +27,14 @@ _OBJECTS = """
     FROM {schema}.sqlite_master AS m
     WHERE m.type IN ('table', 'view') AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
 """
+# Tables, then views, each by name: `reflection_order`, and the order every statement below
+# returns its rows in (BINARY collation orders UTF-8 as Python orders str).
+_IN_ORDER = "ORDER BY m.type <> 'table', m.name"
 _COLUMNS = """
     SELECT m.name, p.cid, p.name, p.type, p."notnull", p.dflt_value, p.pk
     FROM {schema}.sqlite_master AS m, pragma_table_info(m.name, :schema) AS p
     WHERE m.type IN ('table', 'view') AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
-    ORDER BY m.name, p.cid
+    ORDER BY m.type <> 'table', m.name, p.cid
 """
 _FOREIGN_KEYS = """
     SELECT m.name, f.id, f."table", f."from", f."to"
@@ -64,32 +68,74 @@ class SqliteReflector:
         )
         return [str(r[0]) for r in rows]
 
-    def tables(self, schema: str, keep: NameFilter) -> list[RawTable]:
+    def tables(self, schema: str, keep: NameFilter) -> Iterator[RawTable]:
+        """A schema's tables, then its views, each by name, one at a time: the columns and
+        keys are read by three statements over the whole schema whose rows come in that same
+        order, in one read transaction (one snapshot of the catalog), so only the table being
+        built is held, whatever the schema's size."""
         quoted = _quote(schema)
-        objects = self._query(f"SELECT m.name, m.type, m.sql {_OBJECTS}".format(schema=quoted))
-        tables = {
-            name: RawTable(
+        with self.engine.connect() as conn:
+            dbapi = conn.connection
+            dbapi.execute("BEGIN")
+            try:
+                yield from self._read(dbapi, schema, quoted, keep)
+            finally:
+                dbapi.execute("ROLLBACK")
+
+    def _read(self, dbapi: Any, schema: str, quoted: str, keep: NameFilter) -> Iterator[RawTable]:
+        def rows(sql: str) -> _Grouped:
+            return _Grouped(dbapi.execute(sql.format(schema=quoted), {"schema": schema}))
+
+        listing = f"SELECT m.name, m.type, m.sql {_OBJECTS} {_IN_ORDER}".format(schema=quoted)
+        objects = dbapi.execute(listing).fetchall()
+        # SQLite names are case-insensitive; a REFERENCES clause may spell one differently.
+        spelled = {str(name).lower(): str(name) for name, _, _ in objects}
+        keys, uniques = rows(_FOREIGN_KEYS), rows(_UNIQUES)
+        columns: _Grouped | None
+        try:
+            columns = rows(_COLUMNS)
+        except sqlite3.Error:  # a broken view: see below
+            columns = None
+        for name, kind, sql in objects:
+            table = RawTable(
                 name=name,
                 kind="view" if kind == "view" else "table",
                 definition=sql if kind == "view" else None,
             )
-            for name, kind, sql in objects
-            if keep(name)
-        }
-        if not tables:
-            return []
+            if columns is not None:
+                try:
+                    _apply_columns(columns.take(name), table)
+                except sqlite3.Error:
+                    # One broken view (over a dropped table) fails the join from there on: the
+                    # rest is read table by table, so that only the broken one is reported.
+                    columns = None
+            found_keys, found_uniques = keys.take(name), uniques.take(name)
+            if not keep(name):
+                continue
+            if columns is None:
+                self._add_columns_alone(dbapi, schema, table)
+            _apply_foreign_keys(found_keys, table, schema, spelled, self._primary_key)
+            table.unique = [tuple(row[2] for row in rows) for rows in _by_index(found_uniques)]
+            yield table
+
+    def _add_columns_alone(self, dbapi: Any, schema: str, table: RawTable) -> None:
+        sql = (
+            'SELECT :name, cid, name, type, "notnull", dflt_value, pk'
+            " FROM pragma_table_info(:name, :schema) ORDER BY cid"
+        )
         try:
-            self._add_columns(schema, tables)
-        except sqlite3.Error:
-            # One broken view (over a dropped table) fails the whole join: read table by table
-            # so that only the broken one is reported.
-            self._add_columns_one_by_one(schema, tables)
-        pk_of = {t.name.lower(): t.primary_key for t in tables.values()}
-        # SQLite names are case-insensitive; a REFERENCES clause may spell one differently.
-        spelled = {str(row[0]).lower(): str(row[0]) for row in objects}
-        self._add_foreign_keys(schema, tables, pk_of, spelled)
-        self._add_uniques(schema, tables)
-        return [tables[n] for n in sorted(tables)]
+            _apply_columns(dbapi.execute(sql, {"name": table.name, "schema": schema}), table)
+        except sqlite3.Error as err:
+            table.error = first_line(err)
+
+    def _primary_key(self, schema: str, table: str) -> tuple[str, ...]:
+        """A table's primary key, for a foreign key that names no columns (rare)."""
+        rows = self._query(
+            "SELECT name FROM pragma_table_info(:name, :schema) WHERE pk > 0 ORDER BY pk",
+            name=table,
+            schema=schema,
+        )
+        return tuple(str(row[0]) for row in rows)
 
     def lookup(self, schema: str, table: str | None = None) -> Lookup:
         """An attached database (schema) by name, or a table or view of it."""
@@ -122,66 +168,26 @@ class SqliteReflector:
             finally:
                 cursor.close()
 
-    def _add_columns(self, schema: str, tables: dict[str, RawTable]) -> None:
-        rows = self._query(_COLUMNS.format(schema=_quote(schema)), schema=schema)
-        _apply_columns(rows, tables)
 
-    def _add_columns_one_by_one(self, schema: str, tables: dict[str, RawTable]) -> None:
-        sql = (
-            'SELECT :name, cid, name, type, "notnull", dflt_value, pk'
-            " FROM pragma_table_info(:name, :schema) ORDER BY cid"
-        )
-        for table in tables.values():
-            try:
-                _apply_columns(self._query(sql, name=table.name, schema=schema), tables)
-            except sqlite3.Error as err:
-                table.error = first_line(err)
+class _Grouped:
+    """Rows sorted by their first column (a table's name), handed over a table at a time."""
 
-    def _add_foreign_keys(
-        self,
-        schema: str,
-        tables: dict[str, RawTable],
-        pk_of: dict[str, tuple[str, ...]],
-        spelled: dict[str, str],
-    ) -> None:
-        groups: dict[tuple[str, int], list[tuple[str, str, str | None]]] = defaultdict(list)
-        for name, fk_id, referred, from_col, to_col in self._query(
-            _FOREIGN_KEYS.format(schema=_quote(schema)), schema=schema
-        ):
-            if name in tables:
-                groups[(name, fk_id)].append((referred, from_col, to_col))
-        for (name, _), parts in groups.items():
-            referred = parts[0][0]
-            # "REFERENCES customers" without columns means the referred table's primary key.
-            to_cols = tuple(p[2] for p in parts if p[2] is not None) or pk_of.get(
-                referred.lower(), ()
-            )
-            tables[name].foreign_keys.append(
-                RawForeignKey(
-                    columns=tuple(p[1] for p in parts),
-                    referred_schema=schema,
-                    referred_table=spelled.get(referred.lower(), referred),
-                    referred_columns=to_cols,
-                )
-            )
+    def __init__(self, rows: Iterable[Any]) -> None:
+        self._rows = iter(rows)
+        self._next: Any = next(self._rows, None)
 
-    def _add_uniques(self, schema: str, tables: dict[str, RawTable]) -> None:
-        groups: dict[tuple[str, str], list[str]] = defaultdict(list)
-        for name, index, column in self._query(
-            _UNIQUES.format(schema=_quote(schema)), schema=schema
-        ):
-            if name in tables:
-                groups[(name, index)].append(column)
-        for (name, _), columns in sorted(groups.items()):
-            tables[name].unique.append(tuple(columns))
+    def take(self, name: str) -> list[Any]:
+        """The rows of table `name`, the next table in the rows' order (none if it has none)."""
+        taken = []
+        while self._next is not None and self._next[0] == name:
+            taken.append(self._next)
+            self._next = next(self._rows, None)
+        return taken
 
 
-def _apply_columns(rows: list[Any], tables: dict[str, RawTable]) -> None:
-    pk_positions: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    for table_name, cid, name, type_, notnull, default, pk in rows:
-        table = tables.get(table_name)
-        if table is None:
-            continue
+def _apply_columns(rows: Iterable[Any], table: RawTable) -> None:
+    positions: list[tuple[int, str]] = []
+    for _, cid, name, type_, notnull, default, pk in rows:
         table.columns.append(
             RawColumn(
                 name=name,
@@ -192,9 +198,40 @@ def _apply_columns(rows: list[Any], tables: dict[str, RawTable]) -> None:
             )
         )
         if pk:
-            pk_positions[table_name].append((pk, name))
-    for table_name, positions in pk_positions.items():
-        tables[table_name].primary_key = tuple(name for _, name in sorted(positions))
+            positions.append((pk, name))
+    table.primary_key = tuple(name for _, name in sorted(positions))
+
+
+def _apply_foreign_keys(
+    rows: list[Any],
+    table: RawTable,
+    schema: str,
+    spelled: dict[str, str],
+    primary_key: Callable[[str, str], tuple[str, ...]],
+) -> None:
+    groups: dict[int, list[tuple[str, str, str | None]]] = defaultdict(list)
+    for _, fk_id, referred, from_col, to_col in rows:
+        groups[fk_id].append((referred, from_col, to_col))
+    for parts in groups.values():
+        referred = spelled.get(parts[0][0].lower(), parts[0][0])
+        # "REFERENCES customers" without columns means the referred table's primary key.
+        to_cols = tuple(p[2] for p in parts if p[2] is not None) or primary_key(schema, referred)
+        table.foreign_keys.append(
+            RawForeignKey(
+                columns=tuple(p[1] for p in parts),
+                referred_schema=schema,
+                referred_table=referred,
+                referred_columns=to_cols,
+            )
+        )
+
+
+def _by_index(rows: list[Any]) -> list[list[Any]]:
+    """A table's unique-index rows, one list per index, by index name."""
+    groups: dict[str, list[Any]] = defaultdict(list)
+    for row in rows:
+        groups[row[1]].append(row)
+    return [groups[name] for name in sorted(groups)]
 
 
 def _quote(identifier: str) -> str:
