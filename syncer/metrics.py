@@ -32,6 +32,7 @@ from syncer import http, otlp
 from syncer.errors import describe
 from syncer.paths import ConfigPath
 from syncer.secrets import redact
+from syncer.state import Counters
 from syncer.urls import HttpAddress
 
 if TYPE_CHECKING:
@@ -53,16 +54,7 @@ log = structlog.get_logger("syncer.metrics")
 LAST_SUCCESS = "syncer_last_success_timestamp_seconds"
 STATUSES: tuple[RunStatus, ...] = ("succeeded", "partial", "failed", "interrupted")
 # Per stream; `refused` has a metric of its own (syncer_deletions_refused_total).
-ENTITY_KINDS = (
-    "scanned",
-    "created",
-    "updated",
-    "unchanged",
-    "restored",
-    "deleted",
-    "filtered",
-    "errors",
-)
+ENTITY_KINDS = tuple(name for name in Counters.FIELDS if name != "refused")
 
 
 class MetricsSpec(BaseModel):

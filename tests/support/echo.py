@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import orjson
+
+from tests.support.local_server import LocalServer
 
 # The filler after the echo: a body far longer than any error message should show.
 FILLER = "~"
@@ -33,31 +35,18 @@ class Echoed:
     body: bytes
 
 
-class EchoServer:
+class EchoServer(LocalServer):
     """Answers every request with `status` (500 under `FLAKY`) and a JSON body echoing it."""
 
     def __init__(self, status: int = 401) -> None:
         self.status = status
         self.requests: list[Echoed] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
+        super().__init__(_handler(self))
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def __enter__(self) -> EchoServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return self.origin
 
     def received(self) -> list[Echoed]:
         with self._lock:

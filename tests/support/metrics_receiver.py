@@ -4,12 +4,13 @@ authorization, content type, body) and answers 200 with an empty body, as both d
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
+
+from tests.support.local_server import LocalServer
 
 
 @dataclass(frozen=True)
@@ -32,28 +33,16 @@ class Push:
         return self.samples().get((name, frozenset(labels.items())))
 
 
-class MetricsReceiver:
+class MetricsReceiver(LocalServer):
     """Records what it receives; use as a context manager."""
 
     def __init__(self) -> None:
         self.pushes: list[Push] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
+        super().__init__(_handler(self))
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> MetricsReceiver:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return self.origin
 
 
 def _handler(receiver: MetricsReceiver) -> type[BaseHTTPRequestHandler]:

@@ -14,11 +14,13 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import orjson
 from requests.structures import CaseInsensitiveDict
+
+from tests.support.local_server import LocalServer
 
 
 # --- the README's snippet -------------------------------------------------------------------
@@ -59,7 +61,7 @@ class Request:
         return data if isinstance(data, list) else [data]
 
 
-class Receiver:
+class Receiver(LocalServer):
     """Records requests; answers with `script` replies in order, then with `default`."""
 
     def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
@@ -67,28 +69,11 @@ class Receiver:
         self.script: list[Reply] = []
         self.default = Reply()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
+        super().__init__(_handler(self), host, port)
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/hook"
-
-    def __enter__(self) -> Receiver:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return f"{self.origin}/hook"
 
     def accepted(self) -> list[Request]:
         with self._lock:

@@ -10,12 +10,13 @@ Airflow 2's API v1; the real API's shapes are checked against the recorded casse
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.support.local_server import LocalServer
 
 
 @dataclass(frozen=True)
@@ -40,20 +41,15 @@ class Reply:
 Handler = Callable[[Seen], Reply]
 
 
-class FakeAirflow:
+class FakeAirflow(LocalServer):
     def __init__(self) -> None:
         self.routes: dict[tuple[str, str], Handler] = {}
         self.requests: list[Seen] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
+        super().__init__(_handler(self))
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self.origin
 
     def route(self, method: str, path: str, handler: Handler | Reply) -> None:
         self.routes[method, path] = handler if callable(handler) else (lambda _: handler)
@@ -71,14 +67,6 @@ class FakeAirflow:
 
     def seen(self, path: str) -> list[Seen]:
         return [r for r in self.requests if r.path == path]
-
-    def __enter__(self) -> FakeAirflow:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 def _handler(fake: FakeAirflow) -> type[BaseHTTPRequestHandler]:

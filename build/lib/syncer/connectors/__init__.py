@@ -1,1 +1,0 @@
-"""Sources of metadata, one sub-package per system."""

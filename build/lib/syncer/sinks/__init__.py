@@ -1,2 +1,0 @@
-"""Built-in sinks: the DuckDB catalog, JSON Lines, OpenMetadata, and the event sinks
-(webhook, handler, MQTT, NATS)."""
