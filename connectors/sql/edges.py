@@ -44,11 +44,12 @@ class Lineage:
         shows; none when the SQL cannot be parsed."""
         assert view.schema_definition is not None
         schema = fqn.split(view.database_schema)[-1]
+        horizon = target.horizons.pop(view.fqn, None)
 
         def columns_of(table: TableName) -> list[str] | None:
             # The columns this run reflected for a table the view reads (a view read earlier
             # included), for its stars to expand to; the view's own are never used.
-            source_fqn, columns = self._resolve(target, table, schema)
+            source_fqn, columns = self._resolve(target, table, schema, horizon)
             return list(columns.values()) if columns and source_fqn != view.fqn else None
 
         parsed = view_sources(view.schema_definition, self._dialect, columns_of)
@@ -57,7 +58,7 @@ class Lineage:
         view_columns = {c.name.lower(): c.name for c in view.columns}
         edges = []
         for table in parsed.tables:
-            source_fqn, columns = self._resolve(target, table, schema)
+            source_fqn, columns = self._resolve(target, table, schema, horizon)
             if source_fqn == view.fqn:
                 continue
             lineage = _columns(parsed.columns, table, source_fqn, columns, view.fqn, view_columns)
@@ -130,15 +131,16 @@ class Lineage:
         return self._resolve(target, table, _QUERY_SCHEMA)
 
     def _resolve(
-        self, target: Target, table: TableName, default_schema: str
+        self, target: Target, table: TableName, default_schema: str, horizon: int | None = None
     ) -> tuple[str, dict[str, str]]:
         """The FQN of a table SQL in `target` reads, and its columns when this run reflected
-        it there; an unqualified name is looked for in `default_schema`."""
+        it there (among the first `horizon` tables reflected, if given); an unqualified name is
+        looked for in `default_schema`."""
         database = table.catalog or target.name
         schema = table.schema or default_schema
         if database.lower() == target.name.lower():
             known = target.known.get((schema.lower(), table.name.lower()))
-            if known is not None:
+            if known is not None and (horizon is None or known[3] < horizon):
                 return fqn.join(target.fqn, known[0]) + "." + fqn.quote(known[1]), known[2]
             database = target.name
         return fqn.build(self._service_name, database, schema, table.name), {}

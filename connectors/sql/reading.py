@@ -96,7 +96,10 @@ class TableReader:
             if self._table_types is not None and table_type not in self._table_types:
                 continue
             columns = {c.name.lower(): c.name for c in raw.columns}
-            target.known[(schema.lower(), raw.name.lower())] = (schema, raw.name, columns)
+            known = target.known
+            known[(schema.lower(), raw.name.lower())] = (schema, raw.name, columns, len(known))
+            if raw.definition is not None:
+                target.horizons[record] = len(known)
             digest = digest_of(self._dialect, target.fqn, schema, plain(raw))
             yield Raw(record, digest, partial(self._table, raw, target.fqn, schema, record))
 

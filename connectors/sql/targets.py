@@ -25,8 +25,9 @@ from syncer.errors import SourceError
 from syncer.steps import RecordError
 from syncer.text import first_line
 
-# (schema, table) lower-cased -> (schema, table, {column lower-cased: column}) as reflected.
-Known = dict[tuple[str, str], tuple[str, str, dict[str, str]]]
+# (schema, table) lower-cased -> (schema, table, {column lower-cased: column}) as reflected,
+# and the order in which it was reflected (0, 1, ...).
+Known = dict[tuple[str, str], tuple[str, str, dict[str, str], int]]
 # PostgreSQL's words for a rejected login, whose fix is the credentials, not the network.
 _AUTH_FAILED = ("password authentication failed", "no password supplied")
 
@@ -40,7 +41,11 @@ class Target:
     name in another case still finds its table), and only in it (so that lineage never mixes
     same-named tables of two databases). The `tables` stream fills it; view lineage (a view
     comes after the tables of its schema) and the `query_lineage` stream (listed after
-    `tables`) read it: the source relies on the engine reading its streams in their order."""
+    `tables`) read it: the source relies on the engine reading its streams in their order.
+
+    `horizons` says, for each view read, how many tables were known when it was read: its
+    lineage resolves against those only, so that it is the same however far the tables stream
+    has been read ahead (`Stream.read_ahead`) by the time the engine derives it."""
 
     name: str
     fqn: str
@@ -49,6 +54,7 @@ class Target:
     all_schemas: list[str] | None = None
     error: str | None = None
     known: Known = field(default_factory=dict)
+    horizons: dict[str, int] = field(default_factory=dict)  # a view's key -> len(known)
 
 
 class Targets:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -12,6 +13,7 @@ from syncer.connectors.sql import SqlConfig, SqlSource
 from syncer.connectors.sql.reflect import DuckDBReflector, NameFilter, RawTable
 from syncer.models import DatabaseSchema, DatabaseService, LineageEdge, Table
 from syncer.steps import Either, RecordError
+from tests.support.sources import mapped
 
 # The `read_all` fixture (conftest.py): every stream of a source, lineage included.
 ReadAll = Callable[[SqlSource], dict[str, list[Either]]]
@@ -211,3 +213,47 @@ def test_names_and_service_can_be_set_in_the_config(warehouse: Path, read_all: R
     [service] = records["services"]
     assert isinstance(service, DatabaseService)
     assert (service.fqn, service.service_type) == ("lake", "CustomDatabase")
+
+
+def _view_lineage(path: Path, *, whole_stream_first: bool) -> list[dict[str, Any]]:
+    """The view lineage derived as the engine does, as each record is taken: right after it
+    was read, or once the whole tables stream was read (as far as a read ahead can go)."""
+    source = SqlSource(SqlConfig(url=f"duckdb:///{path}"))
+    try:
+        streams = {s.name: s for s in source.streams()}
+        for name in ("services", "databases", "schemas", "tables"):
+            assert streams[name].read is not None
+        for name in ("services", "databases", "schemas"):
+            list(streams[name].read(None))  # type: ignore[misc]
+        records = mapped(streams["tables"].read(None))  # type: ignore[misc]
+        if whole_stream_first:
+            records = iter(list(records))
+        return [
+            edge.model_dump()
+            for record in records
+            if isinstance(record, Table)
+            for edge in source.relationships(record)
+        ]
+    finally:
+        source.close()
+
+
+def test_a_views_lineage_is_the_same_however_far_the_tables_were_read_ahead(
+    tmp_path: Path,
+) -> None:
+    # `alpha` is read before `beta`: when the view is read, `beta.wide` is not known yet, so
+    # its star is not expanded; read ahead, the stream may have reached `beta` by the time the
+    # engine derives the view's lineage, which must not change with that.
+    path = tmp_path / "ahead.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            "CREATE SCHEMA alpha; CREATE SCHEMA beta;"
+            "CREATE TABLE beta.wide (x INTEGER, y INTEGER);"
+            "CREATE VIEW alpha.everything AS SELECT * FROM beta.wide;"
+        )
+
+    one_by_one = _view_lineage(path, whole_stream_first=False)
+    ahead = _view_lineage(path, whole_stream_first=True)
+
+    assert len(one_by_one) == 1
+    assert ahead == one_by_one
