@@ -49,6 +49,9 @@ class DeliveryReport:
         return sum(self.waiting.values())
 
 
+_IN_STATE_PAGES = 10
+
+
 def deliver(
     store: StateStore, workflow: str, sinks: list[tuple[str, Sink]], batch_size: int = 2_000
 ) -> list[DeliveryReport]:
@@ -70,8 +73,11 @@ def _deliver_one(
         if retry:
             _write_page(store, workflow, name, sink, retry, histories, refused, report, retry=True)
         offset = store.offset(workflow, name)
+        # A sink that writes into the state file reads a page's rows where they are, so its
+        # pages cost no memory here, and fewer, larger ones commit less often.
+        size = batch_size * _IN_STATE_PAGES if sink.writes_into_state else batch_size
         while offset < upto:
-            page = store.changes_after(workflow, offset, upto, batch_size)
+            page = store.changes_after(workflow, offset, upto, size)
             if not page:
                 break
             offset = page.seqs[-1]
