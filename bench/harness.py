@@ -72,6 +72,16 @@ class Step:
     source: dict[str, Any] | None = None  # another source config for this run (same state)
 
 
+def three_runs(objects: int, changed: Step) -> list[Step]:
+    """What every case measures: a first run, a re-run with nothing changed, then `changed`
+    (a re-run after 1% of the source changed)."""
+    return [
+        Step(Scenario("first run", objects)),
+        Step(Scenario("no-change re-run", objects)),
+        changed,
+    ]
+
+
 @dataclass
 class Case:
     """One source, run in order on one fresh state file, the floor measured before each run

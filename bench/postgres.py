@@ -18,7 +18,7 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 
 from bench.floor import postgres_floor_spec
-from bench.harness import Case, Scenario, Step
+from bench.harness import Case, Scenario, Step, three_runs
 
 SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 _TYPES = (
@@ -117,13 +117,12 @@ def case(name: str, tables: int, memory_limit: str = "256MB") -> Case:
         detail=f"{tables:,} tables x 15 columns + {tables // 50:,} views",
         source={"type": "sql", "config": {"url": url, "service_name": "pg"}},
         floor=postgres_floor_spec(f"host=127.0.0.1 port=5432 user=postgres dbname={name}"),
-        steps=[
-            Step(Scenario("first run", objects)),
-            Step(Scenario("no-change re-run", objects)),
+        steps=three_runs(
+            objects,
             Step(
                 Scenario("1% changed re-run", objects, changed_percent=1),
                 before=lambda: change(url, tables, 1),
             ),
-        ],
+        ),
         state={"memory_limit": memory_limit},
     )

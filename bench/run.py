@@ -27,7 +27,7 @@ import duckdb
 
 from bench import openmetadata, postgres, sqlite
 from bench.floor import synthetic_floor_spec
-from bench.harness import REPO, Case, Row, Scenario, Step, run_case
+from bench.harness import REPO, Case, Row, Scenario, Step, run_case, three_runs
 from bench.synthetic import SOURCE_TYPE
 
 ALL_CASES = ("synthetic", "sqlite", "postgres", "openmetadata")
@@ -59,11 +59,7 @@ def synthetic_case(tables: int, columns: int, label: str) -> Case:
         detail=f"{tables:,} tables x {columns} columns, generated inside syncer",
         source=source(0),
         floor=synthetic_floor_spec({"tables": tables, "columns": columns}),
-        steps=[
-            Step(Scenario("first run", tables)),
-            Step(Scenario("no-change re-run", tables)),
-            Step(changed, source=source(1)),
-        ],
+        steps=three_runs(tables, Step(changed, source=source(1))),
     )
 
 

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from bench.floor import sqlite_floor_spec
-from bench.harness import Case, Scenario, Step
+from bench.harness import Case, Scenario, Step, three_runs
 
 # Bump when the shape of the generated file changes: the cached files are rebuilt.
 LAYOUT = 1
@@ -207,13 +207,12 @@ def case(cache: Path, work: Path, tables: int, columns: int) -> Case:
             "config": {"url": f"sqlite:///{target}", "service_name": "lite"},
         },
         floor=sqlite_floor_spec(target),
-        steps=[
-            Step(Scenario("first run", objects)),
-            Step(Scenario("no-change re-run", objects)),
+        steps=three_runs(
+            objects,
             Step(
                 Scenario("1% changed re-run", objects, changed_percent=1),
                 before=lambda: change(target, tables, 1),
             ),
-        ],
+        ),
         cleanup=lambda: target.unlink(missing_ok=True),
     )

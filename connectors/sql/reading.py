@@ -38,6 +38,7 @@ class TableReader:
         self._dialect = dialect
         self._scope = scope
         self._table_types = config.table_types
+        self._view_lineage = config.view_lineage  # only then is a view's horizon asked for
         self._workers = 1 if dialect in FILE_DIALECTS else config.concurrency
         # A page of tables may wait in each schema's queue while the one before is mapped.
         self._bound = config.page_size
@@ -98,7 +99,7 @@ class TableReader:
             columns = {c.name.lower(): c.name for c in raw.columns}
             known = target.known
             known[(schema.lower(), raw.name.lower())] = (schema, raw.name, columns, len(known))
-            if raw.definition is not None:
+            if self._view_lineage and raw.definition is not None:
                 target.horizons[record] = len(known)
             digest = digest_of(self._dialect, target.fqn, schema, plain(raw))
             yield Raw(record, digest, partial(self._table, raw, target.fqn, schema, record))
