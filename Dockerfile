@@ -3,7 +3,7 @@
 #     metadata-syncer run pg.yaml
 # The state file is /state/state.duckdb (SYNCER_STATE); keep /state on a volume, or every run
 # starts a new state and re-sends everything. Secrets come from the environment (`-e`), never
-# from the image. See "Container image" in README.md.
+# from the image. See "The container image" in docs/getting-started.md.
 
 # Any Debian-based CPython 3.11+ image; pin it by digest where builds must repeat.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm

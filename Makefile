@@ -4,8 +4,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DOCKER ?= docker
 IMAGE ?= metadata-syncer
+# apt-get as root (`make browser`)
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: install demo test lint format bench bench-quick cassettes dbt-artifacts image clean
+.PHONY: install demo test lint format bench bench-quick cassettes dbt-artifacts image docs docs-serve clean schema airflow-env
 
 install: $(VENV)/.installed
 
@@ -30,6 +32,12 @@ demo: install
 test: install
 	$(BIN)/pytest
 
+# The published JSON Schema of a workflow file, from the built-in steps: editors read it, and a
+# test fails when it is stale (tests/unit/test_schema.py).
+schema: install
+	$(BIN)/syncer schema --builtin > syncer/schemas/workflow.schema.json.tmp
+	mv syncer/schemas/workflow.schema.json.tmp syncer/schemas/workflow.schema.json
+
 # Re-records the HTTP cassettes under cassettes/: each script installs its tool (MLflow,
 # Airflow) into .cache/, starts a real local server, seeds it and records our syncs of it.
 cassettes: install
@@ -37,6 +45,20 @@ cassettes: install
 	$(BIN)/python scripts/record_mlflow.py
 	$(BIN)/python scripts/record_rest.py
 	$(BIN)/python scripts/record_airflow.py
+
+# The Airflow 3 venv of the Airflow provider's tests (~/.cache/syncer-tests/airflow3; the tests
+# install it themselves when it is missing, and skip saying to run this when they cannot).
+airflow-env: install
+	$(BIN)/python tests/integration/test_airflow_provider.py
+
+# The headless browser of `syncer ui`'s end-to-end tests (tests/integration/test_ui_browser.py,
+# which skip without it): Debian's chromium from apt when missing, and Playwright's Python API
+# in ~/.cache/syncer-tests/browser-venv (Playwright's own browser download is not used).
+.PHONY: browser
+browser: install
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update && \
+	$(SUDO) apt-get install --yes --no-install-recommends chromium; }
+	$(BIN)/python tests/support/browser.py install
 
 # Rebuilds the dbt artifacts under tests/fixtures/dbt/ by running dbt-core 1.10 on the test project.
 dbt-artifacts: install
@@ -58,6 +80,14 @@ bench: install
 bench-quick: install
 	PYTHONPATH=. $(BIN)/python -m bench.run --quick
 
+# The docs site (mkdocs.yml, docs/): strict, so a broken link or an unknown config marker fails.
+# NO_MKDOCS_2_WARNING: Material's banner about MkDocs 2 would bury the build's own messages.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+docs-serve: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --strict
+
 # The container image (Dockerfile), where a Docker engine runs: `make image IMAGE=name:tag`;
 # DOCKER=podman builds it with Podman; DOCKER_BUILD_FLAGS='--build-arg EXTRAS=postgres' and so on.
 image:
@@ -70,4 +100,4 @@ image:
 	@$(DOCKER) run --rm $(IMAGE) --version
 
 clean:
-	rm -rf $(VENV) .syncer out bench/results .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .syncer out site bench/results .pytest_cache .mypy_cache .ruff_cache

@@ -25,12 +25,12 @@ from pathlib import Path
 
 import duckdb
 
-from bench import openmetadata, postgres, sqlite
+from bench import fleet, openmetadata, postgres, sqlite, timetravel
 from bench.floor import synthetic_floor_spec
 from bench.harness import REPO, Case, Row, Scenario, Step, run_case, three_runs
 from bench.synthetic import SOURCE_TYPE
 
-ALL_CASES = ("synthetic", "sqlite", "postgres", "openmetadata")
+ALL_CASES = ("synthetic", "sqlite", "postgres", "openmetadata", "timetravel", "fleet")
 MB = 2**20
 
 
@@ -274,6 +274,9 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     sink_rows: list[openmetadata.SinkRow] = []
     details: list[str] = []
+    travel: list[str] = []
+    fleet_lines: list[str] = []
+    codes: list[int] = []
     try:
         for label, make in planned_cases(wanted, sizes, args, work):
             with ExitStack() as stack:
@@ -285,15 +288,23 @@ def main(argv: list[str] | None = None) -> int:
                 rows += run_case(case, work, repeats, profiles)
         if "openmetadata" in wanted:
             sink_rows = openmetadata.run(work, sizes.openmetadata, args.columns)
+        if "timetravel" in wanted:  # the synthetic case's N, with a history of five runs
+            built, timings = timetravel.run(work, sizes.synthetic, args.columns)
+            travel = timetravel.report(sizes.synthetic, built, timings)
+            codes += [m.exit_code for m in built]
+        if "fleet" in wanted:  # copies of one real state file (bench/fleet.py)
+            fleet_rows = fleet.run(work, quick=args.quick)
+            fleet_lines = fleet.report(fleet_rows, quick=args.quick)
+            codes += [r.exit_code for r in fleet_rows]
     finally:
         if args.keep:
             sys.stderr.write(f"kept {work}\n")
         else:
             shutil.rmtree(work, ignore_errors=True)
-    text = report(rows, sink_rows, details, repeats)
+    text = "\n".join([report(rows, sink_rows, details, repeats), *travel, *fleet_lines])
     (args.out / "latest.md").write_text(text)
     sys.stdout.write(text)
-    codes = [r.measurement.exit_code for r in rows] + [r.measurement.exit_code for r in sink_rows]
+    codes += [r.measurement.exit_code for r in rows] + [r.measurement.exit_code for r in sink_rows]
     return 0 if not any(codes) else 1
 
 

@@ -9,6 +9,7 @@ entity's payload means and which keys it depends on is computed by the engine an
     runs         runs, per-stream counters, violations, watermarks
     entities     fingerprints, what a run did not see, commits, dependencies
     changelog    the change log read back; what sinks are handed (LogReader, StagingArea)
+    history      time travel: an entity or every entity as of a run, what changed between runs
     deliveries   sink offsets, refusals, dead letters
     maintenance  prune, reset, id high-water marks
     integrity    a file checked for damage (every table read), and backed up consistently

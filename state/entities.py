@@ -7,7 +7,9 @@ write is one statement over an Arrow table, however large the batch.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Sequence
+from typing import Literal
 
 import duckdb
 import pyarrow as pa
@@ -64,6 +66,23 @@ def same_digests(
             [workflow, stream],
         ).fetchall()
     return {i for (i,) in rows}
+
+
+def carry_over(
+    connection: duckdb.DuckDBPyConnection, workflow: str, origins: Sequence[str]
+) -> dict[str, int]:
+    """Mark seen the live entities that `origins` gave (their relationships, last derived
+    from them): those entities are not derived again while their origins are unchanged. How
+    many, by stream."""
+    batch = pa.table({"origin": pa.array(origins, pa.string())})
+    with scanning(connection, "carried_origins", batch):
+        rows = connection.execute(
+            "INSERT INTO seen SELECT e.stream, e.key FROM entities e "
+            "SEMI JOIN carried_origins o ON e.origin = o.origin "
+            "WHERE e.workflow = ? AND e.deleted_run IS NULL RETURNING stream",
+            [workflow],
+        ).fetchall()
+    return dict(Counter(stream for (stream,) in rows))
 
 
 def forget_seen(connection: duckdb.DuckDBPyConnection) -> None:
@@ -133,7 +152,9 @@ def write(connection: duckdb.DuckDBPyConnection, batch: Batch, first_seq: int) -
         with scanning(connection, "new_changes", changes):
             _write_changes(connection, batch)
     if batch.digests:
-        _write_digests(connection, batch)
+        _write_column(connection, batch, "raw_digest", batch.digests)
+    if batch.origins:
+        _write_column(connection, batch, "origin", batch.origins)
     if batch.watermark is not None:
         wm = batch.watermark
         connection.execute(
@@ -162,13 +183,13 @@ def _write_changes(connection: duckdb.DuckDBPyConnection, batch: Batch) -> None:
     # An entity keeps no payload of its own: it points at the change that holds it.
     connection.execute(
         "INSERT INTO entities (workflow, stream, key, entity_type, parent_key, depends_on, "
-        "fingerprint, last_seq, first_run, changed_run, deleted_run, raw_digest) "
+        "fingerprint, last_seq, first_run, changed_run, deleted_run, raw_digest, origin) "
         "SELECT ?, ?, key, entity_type, parent_key, depends_on, fingerprint, seq, ?, ?, NULL, "
-        "raw_digest FROM new_changes WHERE kind <> 'deleted' "
+        "raw_digest, origin FROM new_changes WHERE kind <> 'deleted' "
         "ON CONFLICT DO UPDATE SET fingerprint = excluded.fingerprint, "
         "last_seq = excluded.last_seq, changed_run = excluded.changed_run, "
         "entity_type = excluded.entity_type, parent_key = excluded.parent_key, "
-        "deleted_run = NULL, raw_digest = excluded.raw_digest",
+        "deleted_run = NULL, raw_digest = excluded.raw_digest, origin = excluded.origin",
         [batch.workflow, batch.stream, batch.run_id, batch.run_id],
     )
     # A list column is not updated in place: DuckDB rewrites the row. Dependencies rarely
@@ -188,16 +209,21 @@ def _write_changes(connection: duckdb.DuckDBPyConnection, batch: Batch) -> None:
     )
 
 
-def _write_digests(connection: duckdb.DuckDBPyConnection, batch: Batch) -> None:
-    """New raw digests of entities that were mapped again and found unchanged (after an
-    upgrade, a config change, or a source row that moved without changing the entity)."""
-    keys, digests = zip(*batch.digests, strict=True)
-    table = pa.table({"key": pa.array(keys, pa.string()), "d": pa.array(digests, pa.string())})
-    with scanning(connection, "new_digests", table):
+def _write_column(
+    connection: duckdb.DuckDBPyConnection,
+    batch: Batch,
+    column: Literal["raw_digest", "origin"],
+    values: list[tuple[str, str]],
+) -> None:
+    """New raw digests (or origins) of entities found unchanged, where they moved: after an
+    upgrade, a config change, or a source row that moved without changing the entity."""
+    keys, new = zip(*values, strict=True)
+    table = pa.table({"key": pa.array(keys, pa.string()), "v": pa.array(new, pa.string())})
+    with scanning(connection, "new_values", table):
         connection.execute(
-            "UPDATE entities e SET raw_digest = n.d FROM new_digests n "
+            f"UPDATE entities e SET {column} = n.v FROM new_values n "
             "WHERE e.workflow = ? AND e.stream = ? AND e.key = n.key "
-            "AND e.raw_digest IS DISTINCT FROM n.d",
+            f"AND e.{column} IS DISTINCT FROM n.v",
             [batch.workflow, batch.stream],
         )
 

@@ -70,6 +70,7 @@ class ChangeRow(NamedTuple):
     description: str | None  # JSON: fieldsAdded / fieldsUpdated / fieldsDeleted
     payload: str  # canonical JSON; for a deletion, the entity's last known state
     raw_digest: str | None = None  # of the source's rows it was mapped from, salted
+    origin: str | None = None  # a derived entity's: the key of the entity that gave it
 
 
 class ViolationRow(NamedTuple):
@@ -105,5 +106,8 @@ class Batch:
     changes: list[ChangeRow] = field(default_factory=list)
     # (key, raw digest) of entities mapped again but found unchanged: only the digest moved.
     digests: list[tuple[str, str]] = field(default_factory=list)
+    # (key, origin) of derived entities found unchanged: the entity that gave them may not be
+    # the one that gave them last time.
+    origins: list[tuple[str, str]] = field(default_factory=list)
     watermark: Watermark | None = None
     counters: Counters = field(default_factory=Counters)

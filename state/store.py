@@ -168,6 +168,11 @@ class StateStore:
         need not be mapped again."""
         return entities.same_digests(self.connection, workflow, stream, keys, digests)
 
+    def carry_over(self, workflow: str, origins: Sequence[str]) -> dict[str, int]:
+        """Mark seen what `origins` gave last time (see `entities.carry_over`); how many, by
+        stream."""
+        return entities.carry_over(self.connection, workflow, origins)
+
     def forget_seen(self) -> None:
         """Start a run's record of keys read (a temp table: it never reaches the file)."""
         entities.forget_seen(self.connection)

@@ -29,9 +29,12 @@ class Row(NamedTuple):
     cursor: CursorValue | None
     append_only: bool
     raw_digest: str | None = None  # of the raw record it was mapped from (`syncer.steps.Raw`)
+    origin: str | None = None  # a derived row's: the key of the entity whose relationship it is
 
 
-def row_of(entity: Entity, stream: Stream, raw_digest: str | None = None) -> Row:
+def row_of(
+    entity: Entity, stream: Stream, raw_digest: str | None = None, origin: str | None = None
+) -> Row:
     payload, fingerprint = snapshot(entity)
     cursor = getattr(entity, stream.cursor.field, None) if stream.cursor else None
     return Row(
@@ -44,6 +47,7 @@ def row_of(entity: Entity, stream: Stream, raw_digest: str | None = None) -> Row
         cursor,
         entity.append_only,
         raw_digest,
+        origin,
     )
 
 

@@ -21,6 +21,7 @@ from pydantic import Field, field_validator
 
 from syncer.errors import ConfigError
 from syncer.models import ENTITY_TYPES
+from syncer.schema import also_accepts
 from syncer.state import RowMatch, Selection
 from syncer.state.records import ChangeKind, History
 from syncer.steps import Change, StepConfig
@@ -219,8 +220,11 @@ class EventFilter(StepConfig):
     """
 
     event_types: list[EventType] = Field(default_factory=list)
+    """Only these event types (entityCreated, entityUpdated, ...)."""
     entity_types: list[str] = Field(default_factory=list)
-    fqn: list[str] = Field(default_factory=list)
+    """Only events of these entity types."""
+    fqn: list[str] = Field(default_factory=list, json_schema_extra=also_accepts({"type": "string"}))
+    """Only entities whose FQN matches one of these globs (`*` spans dots)."""
 
     @field_validator("fqn", mode="before")
     @classmethod

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -32,9 +31,10 @@ from requests.auth import AuthBase, HTTPBasicAuth
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_exponential_jitter
 
-from syncer import __version__
+from syncer import __version__, retries
 from syncer.errors import BadResponse, CredentialsRefused, Unavailable
 from syncer.paths import ConfigPath
+from syncer.retries import RETRYABLE_STATUS
 from syncer.secrets import redact, remember, remember_basic
 from syncer.steps import StepConfig
 
@@ -57,7 +57,6 @@ __all__ = [
     "authenticator",
     "error_message",
     "json_of",
-    "retries_by_status",
     "retry_after",
     "session_with",
     "single_try",
@@ -66,7 +65,6 @@ __all__ = [
 
 log = structlog.get_logger("syncer.http")
 
-RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 # A server's explanation of an error is shown, and stored, cut to this many characters: a body
 # can be a whole HTML page, or echo the request with its credentials.
 ERROR_TEXT_LIMIT = 300
@@ -74,23 +72,24 @@ _HINT = "check the URL points at the API"
 # Within `single_try()`: every request is tried once, connecting for at most this long.
 SINGLE_TRY_CONNECT_SECONDS = 5.0
 _single_try: ContextVar[bool] = ContextVar("single_try", default=False)
-# Retries since the process started, by what caused them ("503"; "connection" when no answer
-# came): `syncer.metrics` reports them after a run.
-_retries: Counter[str] = Counter()
-_retries_lock = threading.Lock()
 
 
 class RetryPolicy(StepConfig):
     attempts: int = Field(default=6, ge=1, le=50)
+    """Tries of one request, the first included."""
     initial_wait_seconds: float = Field(default=0.5, ge=0)
+    """The first pause; it doubles each time, with jitter."""
     max_wait_seconds: float = Field(default=30.0, ge=0)
-    # A server asking for a longer pause than this gets this long; then we try again.
+    """The longest pause between two tries."""
     max_retry_after_seconds: float = Field(default=120.0, ge=0)
+    """A server asking for a longer pause than this gets this long; then we try again."""
 
 
 class TlsConfig(StepConfig):
     verify: bool = True
-    ca_bundle: ConfigPath | None = None  # a PEM file of CAs to trust instead of the system's
+    """Check the server's certificate; false only for a test server."""
+    ca_bundle: ConfigPath | None = None
+    """A PEM file of CAs to trust instead of the system's."""
 
     def requests_verify(self) -> bool | str:
         if not self.verify:
@@ -100,20 +99,29 @@ class TlsConfig(StepConfig):
 
 class BearerAuthConfig(StepConfig):
     type: Literal["bearer"]
+    """`Authorization: Bearer <token>`."""
     token: str = Field(min_length=1)
+    """The token, as a secret reference."""
 
 
 class BasicAuthConfig(StepConfig):
     type: Literal["basic"]
+    """HTTP basic auth."""
     username: str = Field(min_length=1)
+    """The user name."""
     password: str = Field(min_length=1)
+    """The password, as a secret reference."""
 
 
 class ApiKeyAuthConfig(StepConfig):
     type: Literal["api_key"]
-    name: str = Field(min_length=1)  # the header or query parameter that carries the key
+    """A key in a header or a query parameter."""
+    name: str = Field(min_length=1)
+    """The header or query parameter that carries the key."""
     api_key: str = Field(min_length=1)
+    """The key, as a secret reference."""
     location: Literal["header", "query"] = "header"
+    """Where the key goes: a header or a query parameter."""
 
 
 # `auth:` of a step that reads an HTTP API; every credential is a secret reference.
@@ -503,18 +511,10 @@ def _log_retry(state: RetryCallState) -> None:
     exc = state.outcome.exception() if state.outcome else None
     wait = state.next_action.sleep if state.next_action else 0.0
     response = exc.response if isinstance(exc, _Retryable) else None
-    with _retries_lock:
-        _retries[str(response.status_code) if response is not None else "connection"] += 1
+    retries.count(response.status_code if response is not None else None)
     log.warning(
         "retrying request", reason=str(exc), attempt=state.attempt_number, wait_s=round(wait, 2)
     )
-
-
-def retries_by_status() -> dict[str, int]:
-    """How many requests were retried since the process started, by the status that caused
-    the retry (`"503"`), or `"connection"` when no answer came."""
-    with _retries_lock:
-        return dict(_retries)
 
 
 def _describe_transport(exc: requests.RequestException) -> str:

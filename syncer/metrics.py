@@ -28,7 +28,7 @@ from prometheus_client.exposition import basic_auth_handler, default_handler, pu
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
-from syncer import http, otlp
+from syncer import otlp, retries
 from syncer.errors import describe
 from syncer.paths import ConfigPath
 from syncer.secrets import redact
@@ -60,15 +60,19 @@ ENTITY_KINDS = tuple(name for name in Counters.FIELDS if name != "refused")
 class MetricsSpec(BaseModel):
     """`metrics:` of a workflow file: where each run's metrics go."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
-    # A node-exporter textfile collector's file (its --collector.textfile.directory, *.prom).
-    textfile: ConfigPath | None = None  # relative to the config file's folder
-    pushgateway: HttpAddress | None = None  # http(s)://[user:password@]host:9091
-    job: str = Field(default="syncer", min_length=1, max_length=128)  # the Pushgateway's job
-    # An OpenTelemetry collector's OTLP/HTTP base URL (http://collector:4318); the `otel` extra.
+    textfile: ConfigPath | None = None
+    """A node-exporter textfile collector's file (its --collector.textfile.directory, *.prom).
+    Relative to the config file's folder."""
+    pushgateway: HttpAddress | None = None
+    """A Pushgateway's URL: http(s)://[user:password@]host:9091."""
+    job: str = Field(default="syncer", min_length=1, max_length=128)
+    """The Pushgateway's job."""
     otlp: HttpAddress | None = None
+    """An OpenTelemetry collector's OTLP/HTTP base URL (http://collector:4318); the `otel` extra."""
     timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    """Per push to the Pushgateway or the collector."""
 
     @field_validator("textfile")
     @classmethod
@@ -120,7 +124,7 @@ class RunMetrics:
             ended_at,
             max(0.0, ended_at - started_at),
             result,
-            http.retries_by_status(),
+            retries.by_status(),
         )
 
     @property
@@ -173,15 +177,15 @@ def registry_for(run: RunMetrics, last_success: float | None) -> CollectorRegist
     )
     for name in STATUSES:
         status.labels(**labels, status=name).set(1 if name == run.status else 0)
-    retries = gauge(
+    retried = gauge(
         "syncer_http_retries_total",
         "HTTP requests the last run retried, by status (connection: no answer).",
         "status",
     )
     # Every status that is retried, 0 included: a push replaces the last run's values.
-    every = {str(code): 0 for code in sorted(http.RETRYABLE_STATUS)} | {"connection": 0}
+    every = {str(code): 0 for code in sorted(retries.RETRYABLE_STATUS)} | {"connection": 0}
     for code, count in (every | run.http_retries).items():
-        retries.labels(**labels, status=code).set(count)
+        retried.labels(**labels, status=code).set(count)
     if run.result is not None:
         _result_metrics(run.result, labels, gauge)
     return registry

@@ -89,6 +89,10 @@ _PASSWORD_KEYS = ("password", "client_secret")
 _URL_CREDENTIALS = re.compile(r"[A-Za-z][\w+.\-]*://(?P<user>[^:/@\s]*):(?P<password>[^@\s]*)@")
 _PERCENT = re.compile(r"%[0-9A-F]{2}")
 
+# Keys whose values are credentials: a config must name where they come from (a reference),
+# never hold the value; `syncer run` refuses one written out, and the JSON Schema says so.
+CREDENTIAL_KEYS = frozenset({"token", "password", "secret", "client_secret", "api_key"})
+
 # A key that names a credential, in snake case: its last word says password, token, secret,
 # key, credentials, or it is an auth header (Authorization, Cookie).
 _SECRET_NAME = re.compile(

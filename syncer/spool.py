@@ -23,6 +23,7 @@ _SCHEMA = pa.schema(
         ("fingerprint", pa.string()),
         ("payload", pa.string()),
         ("append_only", pa.bool_()),
+        ("origin", pa.string()),
     ]
 )
 
@@ -39,8 +40,10 @@ def take(store: StateStore, stream: str, size: int) -> Iterator[list[Row]]:
     for page in store.spooled(stream, size):
         data = page.select(_SCHEMA.names).to_pydict()
         yield [
-            Row(key, entity_type, parent, tuple(deps), fp, payload, None, append_only)
-            for key, entity_type, parent, deps, fp, payload, append_only in zip(
+            Row(
+                key, entity_type, parent, tuple(deps), fp, payload, None, append_only, origin=origin
+            )
+            for key, entity_type, parent, deps, fp, payload, append_only, origin in zip(
                 *data.values(), strict=True
             )
         ]

@@ -71,7 +71,8 @@ DeletionPolicy = Literal["detect", "never"]
 class StepConfig(BaseModel):
     """Base of every step's config: unknown keys are mistakes, not extensions."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Each field's docstring is its description in the schema and the docs (syncer.schema).
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,10 +174,11 @@ class Raw:
     mapped, validated or fingerprinted. A stored digest is void after a change of syncer's
     version, of the source's `mapping_version`, or of the source's or processors' config, and
     on `--full-refresh`, so the shortcut never hides a change of mapping. The digest must
-    cover everything `build` reads (every column, constraint, comment, view text). An entity
-    that feeds `Source.relationships` (a view with lineage) keeps no digest, so it is mapped on
-    every run and what it derives is emitted again. `cursor` is the record's cursor value, for
-    a stream that has one. `build` returns the record's entity (or its error), keyed `key`.
+    cover everything `build` reads (every column, constraint, comment, view text), and
+    everything `Source.relationships` derives from the entity reads (a view's lineage: the
+    tables it may read): the relationships an unchanged record gave last time are carried over
+    without being derived again. `cursor` is the record's cursor value, for a stream that has
+    one. `build` returns the record's entity (or its error), keyed `key`.
     """
 
     key: str

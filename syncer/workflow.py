@@ -14,7 +14,7 @@ from typing import NoReturn
 
 import structlog
 
-from syncer import __version__, differ, interrupts, spool, topology
+from syncer import __version__, differ, fleet, interrupts, spool, topology
 from syncer import cursor as cursors
 from syncer.config import LoadedConfig
 from syncer.delivery import DeliveryReport, deliver
@@ -135,6 +135,7 @@ class Workflow:
                 result.deliveries = deliver(self.store, self.workflow, self.config.sinks)
                 self._record_sink_failures(result)
                 self.store.finish_run(self.run_id, result.status, result.error)
+                fleet.leave_summary(self.store, self.workflow, self.run_id)
         except KeyboardInterrupt:
             self._interrupted()
         return result
@@ -158,6 +159,7 @@ class Workflow:
         batches and acknowledged deliveries stay, and the next run carries on from them."""
         if not self.dry_run:
             self.store.finish_run(self.run_id, "interrupted", interrupts.reason())
+            fleet.leave_summary(self.store, self.workflow, self.run_id)
         raise KeyboardInterrupt
 
     def _record_sink_failures(self, result: RunResult) -> None:
@@ -282,12 +284,9 @@ class Workflow:
         state.unflushed.scanned += 1
         entity = self._process(item, state)
         if entity is not None:
-            related = list(self.config.source.relationships(entity))
-            for other in related:
-                self._route(other, derived, state)
-            # What an entity feeds must be derived again each run, so it keeps no raw digest.
-            digest = None if related else raw_digest
-            state.rows.append(differ.row_of(entity, state.stream, digest))
+            for other in self.config.source.relationships(entity):
+                self._route(other, derived, state, entity.key)
+            state.rows.append(differ.row_of(entity, state.stream, raw_digest))
         self._tick(state, derived)
 
     def _resolve(self, state: StreamState, derived: dict[str, StreamState]) -> None:
@@ -301,6 +300,8 @@ class Workflow:
         same = self.store.same_digests(
             self.workflow, state.stream.name, [raw.key for raw in pending], digests
         )
+        if same and derived:
+            self._carry_over([pending[i].key for i in sorted(same)], derived)
         for i, raw in enumerate(pending):
             if i not in same:
                 self._take(raw.build(), state, derived, digests[i])
@@ -310,6 +311,15 @@ class Workflow:
             state.seen_only.append(raw.key)
             self._reach(state, raw.key, raw.cursor)
             self._tick(state, derived)
+
+    def _carry_over(self, origins: list[str], derived: dict[str, StreamState]) -> None:
+        """Records left unmapped give no relationships this run: what they gave last time is
+        seen (not deleted) and counted unchanged, since their digest covers all it came from."""
+        carried = self.store.carry_over(self.workflow, origins)
+        for target in derived.values():
+            count = carried.get(target.stream.name, 0)
+            target.unflushed.scanned += count
+            target.unflushed.unchanged += count
 
     def _tick(self, state: StreamState, derived: dict[str, StreamState]) -> None:
         """After each record: commit a full batch (once every raw record read before it is
@@ -355,12 +365,15 @@ class Workflow:
             return Filtered("broke a rule whose action is drop")
         return entity
 
-    def _route(self, entity: Entity, derived: dict[str, StreamState], origin: StreamState) -> None:
-        """A derived entity is processed now and spooled into the state's scratch space (it
-        never reaches the file), so that no stream holds more than a batch in memory."""
+    def _route(
+        self, entity: Entity, derived: dict[str, StreamState], state: StreamState, origin: str
+    ) -> None:
+        """A derived entity (a relationship of the entity `origin` of `state`) is processed now
+        and spooled into the state's scratch space (it never reaches the file), so that no
+        stream holds more than a batch in memory."""
         target = derived.get(entity.entity_type)
         if target is None:
-            origin.unflushed.errors += 1
+            state.unflushed.errors += 1
             log.warning(
                 "relationship has no derived stream", entity_type=entity.entity_type, key=entity.key
             )
@@ -368,7 +381,7 @@ class Workflow:
         target.unflushed.scanned += 1
         processed = self._process(entity, target)
         if processed is not None:
-            target.rows.append(differ.row_of(processed, target.stream))
+            target.rows.append(differ.row_of(processed, target.stream, origin=origin))
         if len(target.rows) + len(target.seen_only) >= self.spec.batch_size:
             self._spool(target)
 
@@ -422,11 +435,13 @@ class Workflow:
                     description,
                     row.payload,
                     row.raw_digest,
+                    row.origin,
                 )
             )
             if self.dry_run:
                 self._result.planned.append(PlannedChange(kind, row.entity_type, row.key, fields))
         batch.digests = [(rows[i].key, d) for i in unchanged if (d := rows[i].raw_digest)]
+        batch.origins = [(rows[i].key, o) for i in unchanged if (o := rows[i].origin)]
         batch.watermark = self._advance(state, rows, final)
         self.store.mark_seen(stream.name, keys + state.seen_only)
         if not self.dry_run:

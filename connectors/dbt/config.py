@@ -13,25 +13,28 @@ from syncer.urls import check_http_url
 
 
 class DbtConfig(StepConfig):
-    # A folder holding dbt's artifacts (the project's `target/`; relative to the config file's
-    # folder), or an http(s) URL of one.
-    path: str = Field(min_length=1)
-    # The warehouse's database service in the catalog: the name the sql source gives it, so
-    # that dbt's tables and the warehouse's are the same entities.
+    path: str = Field(min_length=1, examples=["../dbt/target", "https://ci.example.com/dbt/target"])
+    """A folder holding dbt's artifacts (the project's `target/`; relative to the config file's
+    folder), or an http(s) URL of one."""
     service_name: str = Field(min_length=1)
-    # OpenMetadata's serviceType; by default from the manifest's adapter type.
+    """The warehouse's database service in the catalog: the name the sql source gives it, so that
+    dbt's tables and the warehouse's are the same entities."""
     service_type: str | None = None
-    # The database of relations dbt gives none (adapters with two-part names, e.g. MySQL).
+    """OpenMetadata's serviceType; by default from the manifest's adapter type."""
     default_database: str = Field(default="default", min_length=1)
-    # Derive column lineage by parsing each model's compiled SQL.
+    """The database of relations dbt gives none (adapters with two-part names, e.g. MySQL)."""
     column_lineage: bool = True
-    # The classification dbt tags are put under (OpenMetadata's dbt ingestion uses `dbtTags`).
+    """Derive column lineage by parsing each model's compiled SQL."""
     tag_classification: str = Field(default="dbtTags", min_length=1)
-    # Reading the artifacts over HTTP.
+    """The classification dbt tags are put under (OpenMetadata's dbt ingestion uses `dbtTags`)."""
     auth: HttpAuthConfig | None = None
+    """Reading the artifacts over HTTP."""
     tls: TlsConfig = TlsConfig()
+    """Certificate checks of the HTTPS connections."""
     timeout_seconds: float = Field(default=60, gt=0)
+    """Per HTTP request."""
     retry: RetryPolicy = RetryPolicy()
+    """Retries of connection errors, 408, 429 and 5xx, with backoff; Retry-After is honoured."""
 
     @field_validator("path")
     @classmethod

@@ -13,33 +13,39 @@ from syncer.urls import HttpAddress
 
 
 class MlflowConfig(StepConfig):
-    # The tracking server's base URL, as MLflow clients name it (MLFLOW_TRACKING_URI); the REST
-    # API is read under /api/2.0/mlflow and the MLmodel files under /model-versions.
-    tracking_uri: HttpAddress
+    tracking_uri: HttpAddress = Field(examples=["http://mlflow.internal:5000"])
+    """The tracking server's base URL, as MLflow clients name it (MLFLOW_TRACKING_URI); the REST API
+    is read under /api/2.0/mlflow and the MLmodel files under /model-versions."""
     service_name: str = Field(default="mlflow", min_length=1)
+    """The mlmodelService: the first part of every FQN."""
     auth: HttpAuthConfig | None = None
+    """`basic` (MLflow's basic-auth app), `bearer` or `api_key`; credentials as references."""
     tls: TlsConfig = TlsConfig()
+    """Certificate checks of the HTTPS connections."""
     timeout_seconds: float = Field(default=30.0, gt=0)
+    """Per HTTP request."""
     retry: RetryPolicy = RetryPolicy()
-    # Registered models per search page (MLflow accepts at most 1000).
+    """Retries of connection errors, 408, 429 and 5xx, with backoff; Retry-After is honoured."""
     page_size: int = Field(default=100, ge=1, le=1000)
-    # Regexes (re.search) on registered model names.
+    """Registered models per search page (MLflow accepts at most 1000)."""
     include: list[str] = Field(default_factory=list)
+    """Regexes (re.search) on registered model names."""
     exclude: list[str] = Field(default_factory=list)
-    # Each model is described by the version this alias points to (e.g. champion); a model
-    # without the alias, or with no alias configured, by its latest version.
+    """Regexes (re.search) on registered model names to leave out."""
     version_alias: str | None = Field(default=None, min_length=1)
-    # Read each described version's MLmodel file (its flavor is the algorithm, its signature
-    # the features and target); false for a server that cannot serve its artifact store.
+    """Each model is described by the version this alias points to (e.g. champion); a model without
+    the alias, or with no alias configured, by its latest version."""
     mlmodel_files: bool = True
-    # MLflow tags become OpenMetadata tag labels `<classification>.<key>=<value>`; null leaves
-    # them out (OpenMetadata refuses labels whose classification and tag do not exist).
+    """Read each described version's MLmodel file (its flavor is the algorithm, its signature the
+    features and target); false for a server that cannot serve its artifact store."""
     tag_classification: str | None = Field(default="MLflow", min_length=1)
-    # Also sync experiments, as `record` entities (OpenMetadata has no experiment entity).
+    """MLflow tags become OpenMetadata tag labels `<classification>.<key>=<value>`; null leaves them
+    out (OpenMetadata refuses labels whose classification and tag do not exist)."""
     experiments: bool = False
-    # MLflow stamps a change when its transaction starts, not when it commits: an incremental
-    # read goes back this far to catch changes that committed after a later one was read.
+    """Also sync experiments, as `record` entities (OpenMetadata has no experiment entity)."""
     lookback_seconds: int = Field(default=60, ge=0)
+    """MLflow stamps a change when its transaction starts, not when it commits: an incremental read
+    goes back this far to catch changes that committed after a later one was read."""
 
     _patterns_compile = field_validator("include", "exclude")(check_regexes)
 

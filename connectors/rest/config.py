@@ -24,10 +24,15 @@ class ServiceConfig(StepConfig):
     """The service entity the mapped entities hang under (an `mlmodelService`, …)."""
 
     type: str = "mlmodelService"
+    """The service's entity type, e.g. mlmodelService."""
     name: str = Field(min_length=1)
-    service_type: str = Field(default="CustomService", min_length=1)  # OpenMetadata's enum
+    """The service's name: the first part of the mapped entities' FQNs."""
+    service_type: str = Field(default="CustomService", min_length=1)
+    """Its serviceType (OpenMetadata's enum)."""
     display_name: str | None = None
+    """The name people see."""
     description: str | None = None
+    """The service's description."""
 
     @field_validator("type")
     @classmethod
@@ -42,16 +47,21 @@ class CursorConfig(StepConfig):
     """Incremental reads: the record field the engine keeps a watermark of, and where the
     request carries it (if the API can filter at all)."""
 
-    field: str  # expression: the record's time of last change
-    format: str = "iso"  # how the record writes it: iso, epoch_s, epoch_ms or strftime
-    # How the API returns records: ascending lets the watermark advance with each batch;
-    # descending lets a read stop at the first record older than the watermark.
+    field: str
+    """Expression: the record's time of last change."""
+    format: str = "iso"
+    """How the record writes it: iso, epoch_s, epoch_ms or strftime."""
     ordering: Literal["ascending", "descending", "unsorted"] = "unsorted"
+    """How the API returns records: ascending lets the watermark advance with each batch; descending
+    lets a read stop at the first record older than the watermark."""
     lookback_seconds: float = Field(default=0, ge=0)
-    param: str | None = None  # the request parameter that receives the watermark
-    param_format: str | None = None  # its format; the record's `format` unless given
-    # The parameter's text around the value, e.g. "updated >= {since}"; just the value if unset.
+    """How far before the watermark an incremental read starts."""
+    param: str | None = None
+    """The request parameter that receives the watermark."""
+    param_format: str | None = None
+    """Its format; the record's `format` unless given."""
     param_template: str | None = None
+    """The parameter's text around the value, e.g. "updated >= {since}"; just the value if unset."""
 
     @field_validator("field")
     @classmethod
@@ -78,17 +88,30 @@ class EndpointConfig(StepConfig):
     """One endpoint: a stream of records, mapped to entities of one type."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
-    path: str = Field(min_length=1)  # relative to base_url; `{parent.x}` in a child endpoint
-    parent: str | None = None  # the endpoint whose every record this one is read for
+    """The stream's name (letters, digits, _ and -)."""
+    path: str = Field(min_length=1)
+    """Relative to base_url; `{parent.x}` in a child endpoint."""
+    parent: str | None = None
+    """The endpoint whose every record this one is read for."""
     params: dict[str, ParamValue] = Field(default_factory=dict)
-    records: str | None = None  # expression: where the records are in the body; all of it if unset
+    """Query parameters; a list repeats the parameter; text may use {parent.<expr>}."""
+    records: str | None = None
+    """Expression: where the records are in the body; all of it if unset."""
     on_missing_records: Literal["error", "empty"] = "error"
+    """`empty` when the API leaves the list out when it is empty."""
     entity: str = RECORD
+    """The entity type each record becomes."""
     primary_key: str | list[str] | None = None
+    """Expression(s) that identify a record, joined with `/`; required for `record` entities."""
     fields: dict[str, FieldMapping] | None = None
+    """Entity field -> an expression, or {path, default, format}, {value} or {template}; unset: the
+    whole record (for `record`)."""
     pagination: PaginationConfig | None = None
+    """How to ask for the next page; unset: one page."""
     cursor: CursorConfig | None = None
+    """Incremental reads; unset: every run reads everything."""
     deletions: DeletionPolicy = "detect"
+    """`never` when the endpoint cannot list everything it has."""
 
     @field_validator("records")
     @classmethod
@@ -113,16 +136,24 @@ class EndpointConfig(StepConfig):
 
 
 class RestConfig(StepConfig):
-    base_url: HttpAddress
+    base_url: HttpAddress = Field(examples=["https://api.example.com/v1"])
+    """The API's root; endpoint paths are relative to it."""
     auth: HttpAuthConfig | None = None
-    headers: dict[str, str] = Field(default_factory=dict)  # sent with every request
+    """`bearer`, `basic` or `api_key`; credentials as secret references."""
+    headers: dict[str, str] = Field(default_factory=dict)
+    """Sent with every request."""
     timeout_seconds: float = Field(default=30.0, gt=0)
+    """Per HTTP request."""
     tls: TlsConfig = Field(default_factory=TlsConfig)
+    """Certificate checks of the HTTPS connections."""
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
-    # Paces requests below the API's rate limit; 429s are retried in any case.
+    """Retries of connection errors, 408, 429 and 5xx, with backoff; Retry-After is honoured."""
     requests_per_second: float | None = Field(default=None, gt=0)
+    """Paces requests below the API's rate limit; 429s are retried in any case."""
     service: ServiceConfig | None = None
+    """The service entity the mapped entities belong to; it fills their `service` field."""
     endpoints: list[EndpointConfig] = Field(min_length=1)
+    """What to read: one stream per endpoint."""
 
     @model_validator(mode="after")
     def _endpoints_fit(self) -> RestConfig:

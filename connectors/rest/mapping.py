@@ -32,11 +32,15 @@ class FieldSpec(StepConfig):
     """Where one field's value comes from: exactly one of `path`, `value` or `template`."""
 
     path: str | None = None
+    """Expression: where the value is in the record."""
     value: Any = None
+    """A constant value."""
     template: str | None = None
-    # A time format (iso, epoch_s, epoch_ms, a strftime format): the value becomes a datetime.
+    """Text with {expr} parts filled from the record."""
     format: str | None = None
-    default: Any = None  # when `path` or `template` finds nothing
+    """A time format (iso, epoch_s, epoch_ms, a strftime format): the value becomes a datetime."""
+    default: Any = None
+    """When `path` or `template` finds nothing."""
 
     @model_validator(mode="after")
     def _one_source(self) -> FieldSpec:

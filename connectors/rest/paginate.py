@@ -22,43 +22,61 @@ class PageNumberPagination(StepConfig):
     """`?page=1`, `?page=2`, … until a page comes back short or empty (or `total_pages`)."""
 
     type: Literal["page_number"]
+    """Page numbers."""
     param: str = "page"
+    """The request parameter that carries the page number."""
     start: int = 1
-    size_param: str | None = None  # e.g. per_page; sent with `size`
+    """The first page's number."""
+    size_param: str | None = None
+    """The request parameter that carries `size`, e.g. per_page."""
     size: int | None = Field(default=None, ge=1)
-    total_pages: str | None = None  # expression: the number of pages, in the body
+    """Records per page; a shorter page is the last."""
+    total_pages: str | None = None
+    """Expression: the number of pages, in the body."""
 
 
 class OffsetPagination(StepConfig):
     """`?offset=0&limit=100`, `?offset=100&limit=100`, … until a page comes back short."""
 
     type: Literal["offset"]
+    """Offsets."""
     offset_param: str = "offset"
+    """The request parameter that carries the offset."""
     limit_param: str = "limit"
+    """The request parameter that carries the limit."""
     limit: int = Field(default=100, ge=1)
-    total: str | None = None  # expression: the number of records, in the body
+    """Records per page; a shorter page is the last."""
+    total: str | None = None
+    """Expression: the number of records, in the body."""
 
 
 class CursorPagination(StepConfig):
     """A token in each answer (`next_page_token`) sent back as a parameter (`page_token`)."""
 
     type: Literal["cursor"]
-    next_token: str  # expression: where the next page's token is in the body
-    param: str  # the request parameter that carries it
+    """A token in each answer."""
+    next_token: str
+    """Expression: where the next page's token is in the body."""
+    param: str
+    """The request parameter that carries it."""
 
 
 class NextLinkPagination(StepConfig):
     """The next page's URL in the body (`links.next`), absolute or relative."""
 
     type: Literal["next_link"]
-    next_link: str  # expression
+    """A next link in the body."""
+    next_link: str
+    """Expression: where the next page's URL is in the body."""
 
 
 class LinkHeaderPagination(StepConfig):
     """The next page's URL in the `Link` header (RFC 8288), as GitHub and many others send."""
 
     type: Literal["link_header"]
+    """The Link header."""
     rel: str = "next"
+    """The link relation of the next page."""
 
 
 PaginationConfig = Annotated[

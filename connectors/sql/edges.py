@@ -8,16 +8,21 @@ an edge joins the FQNs the tables were synced under, with their columns' own spe
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import structlog
 
 from syncer import fqn
-from syncer.connectors.sql.lineage import ColumnFlow, TableName, view_sources
-from syncer.connectors.sql.querylog import StatementLineage, fingerprint, lineage_of, redact
 from syncer.connectors.sql.reflect.model import QueryLogUnavailable
 from syncer.connectors.sql.targets import Target
 from syncer.models import ColumnLineage, EntityReference, LineageEdge, LineageSource, Table
 from syncer.steps import Either, RecordError
+
+# The parsers import sqlglot (about 60 ms), loaded once SQL is parsed: a run that finds every
+# view unchanged parses none.
+if TYPE_CHECKING:
+    from syncer.connectors.sql.lineage import ColumnFlow, TableName
+    from syncer.connectors.sql.querylog import StatementLineage
 
 log = structlog.get_logger(__name__)
 
@@ -42,6 +47,8 @@ class Lineage:
     def of_view(self, target: Target, view: Table) -> list[LineageEdge]:
         """An edge from each table a view in `target` reads, with the column lineage its SQL
         shows; none when the SQL cannot be parsed."""
+        from syncer.connectors.sql.lineage import view_sources
+
         assert view.schema_definition is not None
         schema = fqn.split(view.database_schema)[-1]
         horizon = target.horizons.pop(view.fqn, None)
@@ -70,6 +77,7 @@ class Lineage:
         logged for a database, each with its statement redacted. Read after the tables
         stream, whose tables it connects; a statement whose tables this run did not reflect
         gives no edge."""
+        from syncer.connectors.sql.querylog import fingerprint, lineage_of, redact
         from syncer.connectors.sql.reflect.mysql import MySQLReflector
         from syncer.connectors.sql.reflect.postgres import PostgresReflector
 

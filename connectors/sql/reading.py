@@ -99,9 +99,13 @@ class TableReader:
             columns = {c.name.lower(): c.name for c in raw.columns}
             known = target.known
             known[(schema.lower(), raw.name.lower())] = (schema, raw.name, columns, len(known))
+            digest = digest_of(self._dialect, target.fqn, schema, plain(raw))
+            target.known_digest = digest_of(target.known_digest, digest)
             if self._view_lineage and raw.definition is not None:
                 target.horizons[record] = len(known)
-            digest = digest_of(self._dialect, target.fqn, schema, plain(raw))
+                # Its lineage edges depend on every table known so far, and so does its digest:
+                # an unchanged view gives the same edges, which the engine then carries over.
+                digest = target.known_digest
             yield Raw(record, digest, partial(self._table, raw, target.fqn, schema, record))
 
     def _table(self, raw: RawTable, database_fqn: str, schema: str, record: str) -> Either:

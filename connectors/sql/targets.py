@@ -45,7 +45,8 @@ class Target:
 
     `horizons` says, for each view read, how many tables were known when it was read: its
     lineage resolves against those only, so that it is the same however far the tables stream
-    has been read ahead (`Stream.read_ahead`) by the time the engine derives it."""
+    has been read ahead (`Stream.read_ahead`) by the time the engine derives it.
+    `known_digest` is the digest of everything `known` holds so far, in the order it came."""
 
     name: str
     fqn: str
@@ -55,6 +56,7 @@ class Target:
     error: str | None = None
     known: Known = field(default_factory=dict)
     horizons: dict[str, int] = field(default_factory=dict)  # a view's key -> len(known)
+    known_digest: str = ""
 
 
 class Targets:

@@ -32,13 +32,19 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "run": ("runs",),
     "plan": ("runs",),
     "test-connection": ("runs",),
-    "connectors": ("runs",),
+    "connectors": ("configs",),
+    "schema": ("configs",),
+    "validate": ("configs",),
     "history": ("audit",),
     "changes": ("audit",),
     "sql": ("audit",),
     "violations": ("audit",),
     "state": ("audit", "backups"),
     "events": ("events",),
+    "fleet": ("fleet",),
+    "show": ("timetravel",),
+    "diff": ("timetravel",),
+    "ui": ("ui",),
 }
 
 OutputFormat = Literal["table", "csv", "json", "jsonl"]
@@ -105,6 +111,11 @@ class _Group(click.Group):
             sys.exit(exc.exit_code)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except BrokenPipeError:
+            # The reader went away (`syncer events | head`): nothing left to say, and Python's
+            # flush at exit must not fail on the closed pipe again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(1)
         except Exception as exc:
             if ctx.meta.get("debug"):
                 raise

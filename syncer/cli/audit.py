@@ -27,7 +27,7 @@ from syncer.cli.output import compact_table, emit, print_backlog, print_query
 from syncer.errors import ConfigError
 from syncer.sinks.duckdb_catalog import DuckDBCatalogConfig, DuckDBCatalogSink
 from syncer.state.runs import BY_HAND
-from syncer.state.schema import VIEWS
+from syncer.state.schema import MACROS, VIEWS
 from syncer.steps import Counters, Sink
 from syncer.text import first_line
 
@@ -255,6 +255,8 @@ def state_show(state_path: Path | None, config_path: Path | None) -> None:
         print_query(store, "SELECT * FROM sink_backlog ORDER BY ALL", [], "table")
         for name, about in VIEWS.items():
             out.print(f"view {name}: {about}", markup=False)
+        for name, about in MACROS.items():
+            out.print(f"table macro {name}{about}", markup=False)
 
 
 @state.command("prune")

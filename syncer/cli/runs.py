@@ -1,4 +1,4 @@
-"""Commands that run a workflow: run, plan, test-connection, connectors."""
+"""Commands that run a workflow: run, plan, test-connection."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Literal
 import click
 
 from syncer import config as configs
-from syncer import interrupts, metrics, plugins
+from syncer import interrupts, metrics
 from syncer import logging as logs
 from syncer.cli.app import (
     cli,
@@ -26,7 +26,6 @@ from syncer.cli.app import (
 )
 from syncer.cli.output import print_document, print_result, progress_line
 from syncer.errors import Expected
-from syncer.http import single_try
 from syncer.results import Outcome, RunResult, outcome, run_document
 from syncer.secrets import redact
 from syncer.statefile import open_state
@@ -237,6 +236,8 @@ def _silenced(quiet: bool) -> Iterator[None]:
 @click.argument("config_path", type=click.Path(path_type=Path))
 def test_connection(config_path: Path) -> None:
     """Check that CONFIG's source can be read and each sink can be written."""
+    from syncer.http import single_try  # an HTTP client only where a step is one
+
     loaded = configs.load(config_path)
     # The source's checks are printed as they are; each sink's are prefixed with its name.
     steps: list[tuple[str, Source | Sink]] = [("", loaded.source)]
@@ -255,11 +256,3 @@ def test_connection(config_path: Path) -> None:
             out.print(f"{mark} {label}{check}: {redact(detail)}")
     if not ok:
         sys.exit(1)
-
-
-@cli.command()
-def connectors() -> None:
-    """List the installed sources, processors and sinks."""
-    for kind in ("sources", "processors", "sinks"):
-        for name, target in sorted(plugins.available(kind).items()):
-            out.print(f"{kind[:-1]:<10} {name:<12} {target}", markup=False)

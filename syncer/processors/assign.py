@@ -31,17 +31,26 @@ TIER = "Tier"
 
 class Owner(StepConfig):
     type: Literal["user", "team"]
-    name: str = Field(min_length=1)  # the user's or team's name (its FQN in OpenMetadata)
+    """A user or a team."""
+    name: str = Field(min_length=1)
+    """The user's or team's name (its FQN in OpenMetadata)."""
 
 
 class AssignRule(StepConfig):
-    match: str | None = None  # FQN regex (searched); None: every entity
+    match: str | None = None
+    """FQN regex (searched); None: every entity."""
     entity_types: list[str] | None = None
+    """Only these entity types, e.g. [table, databaseSchema]; unset: every type."""
     owners: list[Owner] | None = None
-    domain: str | None = None  # the domain's FQN
-    tags: list[str] | None = None  # tag FQNs, e.g. Finance.Confidential
+    """Owners to set; unset leaves them alone."""
+    domain: str | None = None
+    """The domain's FQN."""
+    tags: list[str] | None = None
+    """Tag FQNs, e.g. Finance.Confidential."""
     tier: Literal["Tier1", "Tier2", "Tier3", "Tier4", "Tier5"] | None = None
-    mode: Literal["add", "replace"] = "add"  # for owners and tags
+    """The tier (the tag Tier.TierN); unset leaves it alone."""
+    mode: Literal["add", "replace"] = "add"
+    """add: owners and tags join the entity's; replace: they replace them."""
 
     _types = field_validator("entity_types")(check_entity_types)
 
@@ -76,6 +85,7 @@ class AssignRule(StepConfig):
 
 class AssignConfig(StepConfig):
     rules: list[AssignRule] = Field(min_length=1)
+    """Rules applied in order; each one that matches applies."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,10 +10,12 @@ from syncer.steps import Filtered, Processor, StepConfig
 
 
 class FilterConfig(StepConfig):
-    entity_types: list[str] | None = None  # keep only these types; None keeps every type
-    # FQN regexes: with `include`, an entity must match one; matching an `exclude` drops it.
+    entity_types: list[str] | None = None
+    """Keep only these types; None keeps every type."""
     include: list[str] = Field(default_factory=list)
+    """FQN regexes: with `include`, an entity must match one; matching an `exclude` drops it."""
     exclude: list[str] = Field(default_factory=list)
+    """FQN regexes: an entity that matches one is dropped."""
 
     _compiles = field_validator("include", "exclude")(check_regexes)
 

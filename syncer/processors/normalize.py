@@ -48,17 +48,26 @@ _PARENT_FQN_FIELDS = ("database", "database_schema", "table", "test_case")
 
 class NameRules(StepConfig):
     case: Literal["lower", "upper", "preserve"] = "preserve"
-    strip: bool = True  # leading and trailing whitespace
-    collapse_whitespace: bool = True  # runs of whitespace become one space
-    replace_spaces_with: str | None = None  # e.g. "_"; None keeps spaces
+    """Change names to lower or upper case, or keep their case."""
+    strip: bool = True
+    """Remove leading and trailing whitespace."""
+    collapse_whitespace: bool = True
+    """Runs of whitespace become one space."""
+    replace_spaces_with: str | None = None
+    """What each space becomes, e.g. "_"; null keeps spaces."""
 
 
 class NormalizeConfig(StepConfig):
-    entity_types: list[str] | None = None  # only these entities' names; None: every type
-    fqn: str | None = None  # only entities whose (original) FQN this regex finds
-    names: NameRules | None = Field(default_factory=NameRules)  # null leaves names alone
+    entity_types: list[str] | None = None
+    """Only these entities' names; None: every type."""
+    fqn: str | None = None
+    """Only entities whose (original) FQN this regex finds."""
+    names: NameRules | None = Field(default_factory=NameRules)
+    """How names change; null leaves them alone."""
     display_names: NameRules | None = Field(default_factory=NameRules)
-    columns: bool = True  # column names follow `names` too (when their table is in scope)
+    """How display names change; null leaves them alone."""
+    columns: bool = True
+    """Column names follow `names` too (when their table is in scope)."""
 
     _types = field_validator("entity_types")(check_entity_types)
 

@@ -73,14 +73,23 @@ class PiiRule(StepConfig):
     """
 
     name: str = Field(min_length=1)
+    """The rule's name (a built-in rule's name replaces it)."""
     tag: str = SENSITIVE
+    """The tag a matching column gets."""
     names: list[str] = Field(default_factory=list)
-    not_names: list[str] = Field(default_factory=list)  # a column so named never matches
-    name_pattern: str | None = None  # searched in the column name, ignoring case
+    """Keywords a column name contains, compared token by token."""
+    not_names: list[str] = Field(default_factory=list)
+    """A column so named never matches."""
+    name_pattern: str | None = None
+    """Searched in the column name, ignoring case."""
     descriptions: list[str] = Field(default_factory=list)
+    """Phrases a column description contains."""
     data_types: list[DataType] | None = None
+    """Only columns of these types."""
     values: ValueCheck | None = None
-    value_pattern: str | None = None  # must match the whole value (stripped), ignoring case
+    """A built-in check of sampled values."""
+    value_pattern: str | None = None
+    """Must match the whole value (stripped), ignoring case."""
 
     @field_validator("name_pattern", "value_pattern")
     @classmethod
@@ -120,26 +129,37 @@ class PiiRule(StepConfig):
 class SampleConfig(StepConfig):
     """Read up to `rows` values of each column no rule could classify by its metadata."""
 
-    url: str  # SQLAlchemy URL of the database the tables live in; ${env:...} refs allowed
+    url: str
+    """SQLAlchemy URL of the database the tables live in; ${env:...} refs allowed."""
     rows: int = Field(default=100, ge=1, le=100_000)
-    # Share of the non-null sampled values that must pass a rule's check.
+    """Values read per column."""
     min_share: float = Field(default=0.8, gt=0, le=1)
-    # Reading a view runs its query, which may be costly; its tables are sampled anyway.
+    """Share of the non-null sampled values that must pass a rule's check."""
     views: bool = False
+    """Sample views too: reading one runs its query, which may be costly (its tables are sampled
+    anyway)."""
 
     _url_parses = field_validator("url")(check_sqlalchemy_url)
     _url_file = field_validator("url")(database_url_beside_config)  # relative to the config
 
 
 class PiiConfig(StepConfig):
-    fqn: str | None = None  # only tables whose FQN this regex finds (searched)
-    rules: list[PiiRule] = Field(default_factory=list)  # tried before the built-in rules
-    default_rules: bool = True  # false leaves only `rules`
-    disable: list[str] = Field(default_factory=list)  # built-in rules to leave out
-    default_tags: dict[str, str] = Field(default_factory=dict)  # built-in rule -> its tag
-    # OpenMetadata's auto-classification suggests; a steward confirms.
+    fqn: str | None = None
+    """Only tables whose FQN this regex finds (searched)."""
+    rules: list[PiiRule] = Field(default_factory=list)
+    """Your rules, tried before the built-in ones."""
+    default_rules: bool = True
+    """False leaves only `rules`."""
+    disable: list[str] = Field(default_factory=list)
+    """Built-in rules to leave out."""
+    default_tags: dict[str, str] = Field(default_factory=dict)
+    """The tag a built-in rule applies, by the rule's name."""
     state: Literal["Suggested", "Confirmed"] = "Suggested"
+    """The labels' state: Suggested, as OpenMetadata's auto-classification sets it, or Confirmed, as
+    a steward does."""
     sample: SampleConfig | None = None
+    """Read sample values of the columns no rule classified by their metadata; unset: no row data is
+    read."""
 
     @field_validator("fqn")
     @classmethod

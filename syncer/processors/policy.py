@@ -69,17 +69,29 @@ class Condition(StepConfig):
     """A field and one condition on its value."""
 
     field: str
+    """The field checked, as the entity serializes it (a dotted path, e.g. toEntity.type)."""
     exists: bool | None = None
+    """`true`: the field is not null."""
     not_empty: bool | None = None
+    """`true`: not null, not blank, not an empty list."""
     empty: bool | None = None
+    """`true`: null, blank or an empty list."""
     equals: Any = None
+    """The field equals this value."""
     not_equals: Any = None
+    """The field does not equal this value."""
     in_: list[Any] | None = Field(default=None, alias="in")
+    """The field is one of these values."""
     not_in: list[Any] | None = None
+    """The field is none of these values."""
     matches: str | None = None
+    """A regex searched in the text."""
     not_matches: str | None = None
+    """A regex not found in the text."""
     contains: str | None = None
+    """A list holds this string (a tag FQN, an owner's name), or a text holds it."""
     not_contains: str | None = None
+    """A list does not hold this string, or a text does not hold it."""
 
     @field_validator("field")
     @classmethod
@@ -119,12 +131,19 @@ class Condition(StepConfig):
 
 class PolicyRule(Condition):
     name: str = Field(min_length=1)
+    """Unique; names the violation."""
     entity_types: list[str] | None = None
-    fqn: str | None = None  # FQN regex (searched)
-    each: str | None = None  # a list field: the condition is checked on each of its items
-    where: Condition | None = None  # with `each`: only the items that meet it
+    """Only these entity types; unset: every type."""
+    fqn: str | None = None
+    """FQN regex (searched)."""
+    each: str | None = None
+    """A list field: the condition is checked on each of its items."""
+    where: Condition | None = None
+    """With `each`: only the items that meet it."""
     action: ViolationAction = "warn"
-    message: str | None = None  # what is wrong, in the rule's words
+    """What a broken rule does: warn, drop the entity, or fail the run."""
+    message: str | None = None
+    """What is wrong, in the rule's words."""
 
     _types = field_validator("entity_types")(check_entity_types)
 
@@ -149,6 +168,7 @@ class PolicyRule(Condition):
 
 class PolicyConfig(StepConfig):
     rules: list[PolicyRule] = Field(min_length=1)
+    """The rules every entity is checked against."""
 
     @field_validator("rules")
     @classmethod

@@ -36,6 +36,7 @@ from sqlglot.errors import SqlglotError
 from syncer.models import Entity
 from syncer.patterns import check_regex
 from syncer.processors._common import REMOVE, parse_path, update
+from syncer.schema import also_accepts
 from syncer.steps import Processor, RecordError, StepConfig
 
 MASK = "***"
@@ -68,16 +69,22 @@ def _on_off(value: Any) -> Any:
 
 class FieldRule(StepConfig):
     path: str
+    """The field's path, e.g. columns.*.description."""
     action: Literal["remove", "mask"] = "mask"
-    mask: str | None = None  # what a masked value becomes; the processor's `mask` if unset
+    """Remove the field, or mask its value."""
+    mask: str | None = None
+    """What a masked value becomes; the processor's `mask` if unset."""
 
     _path = field_validator("path")(_check_path)
 
 
 class SqlLiterals(StepConfig):
     fields: list[str] = Field(default_factory=lambda: list(SQL_FIELDS))
-    dialect: str | None = None  # sqlglot's dialect name (postgres, mysql, tsql, …)
+    """SQL text fields whose literals are replaced."""
+    dialect: str | None = None
+    """The sqlglot dialect the SQL is parsed as (postgres, mysql, tsql, …); unset: generic."""
     placeholder: str = Field(default="?", min_length=1)
+    """What a literal becomes."""
 
     @field_validator("fields")
     @classmethod
@@ -97,16 +104,20 @@ class SqlLiterals(StepConfig):
 
 class SecretPattern(StepConfig):
     name: str = Field(min_length=1)
-    # A regex; with a group named `secret`, only that group is masked (`key=` stays readable).
+    """The pattern's name, shown in what was masked."""
     pattern: str
+    """A regex; with a group named `secret`, only that group is masked (`key=` stays readable)."""
 
     _pattern = field_validator("pattern")(check_regex)
 
 
 class Secrets(StepConfig):
     fields: list[str] = Field(default_factory=lambda: list(SECRET_FIELDS))
-    patterns: list[SecretPattern] = Field(default_factory=list)  # added to the built-in ones
-    disable: list[str] = Field(default_factory=list)  # built-in patterns to leave out
+    """Text fields scanned for secrets."""
+    patterns: list[SecretPattern] = Field(default_factory=list)
+    """Patterns ({name, pattern}) added to the built-in ones."""
+    disable: list[str] = Field(default_factory=list)
+    """Built-in patterns to leave out."""
 
     @field_validator("fields")
     @classmethod
@@ -127,9 +138,17 @@ class Secrets(StepConfig):
 
 class RedactConfig(StepConfig):
     fields: list[FieldRule] = Field(default_factory=list)
-    sql_literals: SqlLiterals | None = None  # `true` turns it on with the defaults
-    secrets: Secrets | None = Field(default_factory=Secrets)  # `false` turns it off
+    """Fields to remove or mask."""
+    sql_literals: SqlLiterals | None = Field(
+        default=None, json_schema_extra=also_accepts({"type": "boolean"})
+    )
+    """Replace the literals in SQL text with a placeholder; `true` turns it on with the defaults."""
+    secrets: Secrets | None = Field(
+        default_factory=Secrets, json_schema_extra=also_accepts({"type": "boolean"})
+    )
+    """Mask secrets found in text fields; `false` turns it off."""
     mask: str = MASK
+    """What masked text becomes."""
 
     _blocks = field_validator("sql_literals", "secrets", mode="before")(_on_off)
 

@@ -90,8 +90,11 @@ _INSERT = (
 
 
 class DuckDBCatalogConfig(StepConfig):
-    path: ConfigPath | None = None  # None: inside the state file
+    path: ConfigPath | None = None
+    """A DuckDB file of its own, relative to the config file's folder; unset: inside the state
+    file."""
     schema_name: str = "catalog"
+    """The schema that holds the catalog's tables."""
 
 
 class DuckDBCatalogSink(Sink):

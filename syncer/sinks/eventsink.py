@@ -31,8 +31,9 @@ EntityKey = tuple[str, str, str]  # workflow, stream, key
 
 class EventSinkConfig(StepConfig):
     filter: EventFilter = Field(default_factory=EventFilter)
-    # Runs in which an event may be refused before it becomes a dead letter; null: never.
+    """Which events this sink takes; unset: all."""
     max_attempts: int | None = Field(default=10, ge=1)
+    """Runs in which an event may be refused before it becomes a dead letter; null: never."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,8 @@ Handler = Callable[[dict[str, Any]], object]
 
 
 class HandlerConfig(EventSinkConfig):
-    handler: str = Field(min_length=1)  # module:function, or a `syncer.handlers` entry point
+    handler: str = Field(min_length=1)
+    """The function called with each event: module:function, or a `syncer.handlers` entry point."""
 
 
 def find_handler(name: str) -> Handler:

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import IO, Any
 
 import orjson
+from pydantic import Field
 
 from syncer.errors import SinkError
 from syncer.paths import ConfigPath
@@ -37,8 +38,10 @@ Identity = tuple[int, Any, Any, Any]
 
 
 class JsonlConfig(StepConfig):
-    path: ConfigPath  # relative to the config file's folder
-    fsync: bool = True  # make each batch durable before the offset moves past it
+    path: ConfigPath = Field(examples=["out/changes.jsonl"])
+    """The file changes are appended to, relative to the config file's folder."""
+    fsync: bool = True
+    """Make each batch durable before the offset moves past it."""
 
 
 class JsonlSink(Sink):

@@ -51,17 +51,29 @@ MAX_TOPIC_BYTES = 65_535  # MQTT's limit on a topic name, in UTF-8 bytes
 
 class MqttConfig(EventSinkConfig):
     host: str = "localhost"
-    port: int | None = Field(default=None, ge=1, le=65535)  # 1883, or 8883 with `tls`
-    tls: TlsConfig | None = None  # present (even `{}`) to connect with TLS
+    """The broker's host."""
+    port: int | None = Field(default=None, ge=1, le=65535)
+    """The broker's port; default 1883, or 8883 with `tls`."""
+    tls: TlsConfig | None = None
+    """Present (even `{}`) to connect with TLS."""
     username: str | None = None
+    """The user the broker knows."""
     password: str | None = None
-    client_id: str | None = None  # default syncer-<workflow>-<pid>
-    topic_prefix: str | None = None  # default syncer/<workflow>
+    """Its password, as a secret reference."""
+    client_id: str | None = None
+    """The MQTT client id; default syncer-<workflow>-<pid>."""
+    topic_prefix: str | None = None
+    """What every topic starts with; default syncer/<workflow>."""
     qos: Literal[1, 2] = 1
+    """MQTT quality of service of each publish (1: at least once)."""
     retain_state: bool = False
+    """Also keep each entity's current state as a retained message under <prefix>/entities/."""
     protocol: Literal["v5", "v3.1.1"] = "v5"
+    """The MQTT protocol version."""
     timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    """How long to wait for the broker to connect or acknowledge."""
     keepalive_seconds: int = Field(default=60, ge=5, le=3600)
+    """The MQTT keepalive interval."""
 
     @field_validator("topic_prefix")
     @classmethod

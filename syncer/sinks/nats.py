@@ -46,17 +46,27 @@ _NO_JETSTREAM = (ServiceUnavailableError, NoRespondersError, NatsTimeout)
 
 class NatsConfig(EventSinkConfig):
     servers: list[str] = Field(default_factory=lambda: ["nats://127.0.0.1:4222"], min_length=1)
-    stream: str | None = None  # default syncer-<workflow>
-    subject_prefix: str | None = None  # default syncer.<workflow>
-    create_stream: bool = True  # create the stream when it is missing
-    # How long JetStream remembers an id to drop duplicates (a stream syncer creates).
+    """NATS server URLs."""
+    stream: str | None = None
+    """The JetStream stream; default syncer-<workflow>."""
+    subject_prefix: str | None = None
+    """What every subject starts with; default syncer.<workflow>."""
+    create_stream: bool = True
+    """Create the stream when it is missing."""
     duplicate_window_seconds: float = Field(default=86_400, gt=0)
+    """How long JetStream remembers an id to drop duplicates (a stream syncer creates)."""
     token: str | None = None
+    """A NATS token, as a secret reference."""
     user: str | None = None
+    """The user NATS knows."""
     password: str | None = None
-    credentials_file: ConfigPath | None = None  # a .creds file (JWT and NKey seed)
+    """Its password, as a secret reference."""
+    credentials_file: ConfigPath | None = None
+    """A .creds file (JWT and NKey seed)."""
     tls: TlsConfig | None = None
+    """Present (even `{}`) to connect with TLS."""
     timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    """How long to wait for the server to connect or confirm."""
 
     @field_validator("stream")
     @classmethod

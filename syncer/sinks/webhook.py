@@ -47,15 +47,22 @@ RESERVED_HEADERS = frozenset(
 
 
 class WebhookConfig(EventSinkConfig):
-    url: str
-    # Shared with the receiver, which checks the signatures with it. A reference such as
-    # ${env:HOOK_SECRET} keeps it out of the file.
-    secret: str = Field(min_length=16)
-    batch_size: int = Field(default=1, ge=1, le=1000)  # 1: one event per request; more: arrays
+    url: str = Field(examples=["https://hooks.example.com/syncer"])
+    """The receiver: an http:// or https:// URL."""
+    secret: str = Field(min_length=16, examples=["${env:HOOK_SECRET}"])
+    """Shared with the receiver, which checks the signatures with it. A reference such as
+    ${env:HOOK_SECRET} keeps it out of the file."""
+    batch_size: int = Field(default=1, ge=1, le=1000)
+    """Events per request: 1 sends each as an object, more send up to this many as an array."""
     timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    """Per attempt."""
     headers: dict[str, str] = Field(default_factory=dict)
+    """Extra headers (values may be secret references); the signature and id headers cannot be
+    overridden."""
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    """Retries of connection errors, 408, 429 and 5xx, with backoff; Retry-After is honoured."""
     tls: TlsConfig = Field(default_factory=TlsConfig)
+    """Certificate checks of the HTTPS connections."""
 
     @field_validator("url")
     @classmethod

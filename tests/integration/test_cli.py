@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 
 from syncer import __version__
 from syncer.state import SCHEMA_VERSION
-from tests.support.workspace import DOUBLES, Workspace, catalog, unreadable
+from tests.support.workspace import DOUBLES, SYNCER, Workspace, catalog, unreadable
 
 pytestmark = pytest.mark.slow  # every test runs `syncer` in a subprocess
 
@@ -163,16 +164,17 @@ def test_plan_lists_the_creates_updates_and_deletes_a_run_would_make(synced: Wor
 
 def test_plan_leaves_the_state_file_and_the_sinks_untouched(synced: Workspace) -> None:
     _edit_source(synced)
-    state_before, jsonl_before = synced.state.read_bytes(), synced.jsonl.read_bytes()
+    summary = synced.root / "state.duckdb.summary.json"  # the last run's, for `fleet status`
+    before = [path.read_bytes() for path in (synced.state, synced.jsonl, summary)]
 
     synced.syncer("plan", synced.config)
 
-    assert synced.state.read_bytes() == state_before
-    assert synced.jsonl.read_bytes() == jsonl_before
+    assert [path.read_bytes() for path in (synced.state, synced.jsonl, summary)] == before
     assert sorted(p.name for p in synced.root.iterdir()) == [
         "out.jsonl",
         "source.json",
         "state.duckdb",
+        "state.duckdb.summary.json",
         "workflow.yaml",
     ]
     # and the run that follows still sees every change
@@ -309,6 +311,23 @@ def test_sql_answers_a_select_in_each_format(synced: Workspace, fmt: str) -> Non
             assert f"│ {entity_type:<15} │ {n} │" in done.stdout
 
 
+def test_output_cut_short_by_its_reader_ends_quietly(synced: Workspace) -> None:
+    # As `syncer sql … | head -1` does: the reader closes the pipe after one line.
+    query = "select range from range(200000)"
+    args = [str(SYNCER), "sql", query, "--config", str(synced.config), "--format", "jsonl"]
+    with subprocess.Popen(
+        args, cwd=synced.root, env=synced.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as child:
+        assert child.stdout is not None and child.stderr is not None
+        assert child.stdout.readline()
+        child.stdout.close()
+        stderr = child.stderr.read().decode()
+        code = child.wait(timeout=60)
+
+    assert code == 1
+    assert stderr == ""
+
+
 @pytest.mark.parametrize(
     "statement",
     ["delete from runs", "drop table changes", "update entities set fingerprint = 'x'"],
@@ -347,6 +366,7 @@ def test_state_show_summarizes_entities_sink_offsets_and_views(synced: Workspace
         "│ shop     │ jsonl  │ 11     │ 0       │ 0       │" in done.stdout
     )  # offset, backlog, refused
     assert "view change_log:" in done.stdout
+    assert "table macro entities_as_of(run_id)" in done.stdout
 
 
 def test_state_reset_forgets_a_workflow_so_its_next_run_starts_from_nothing(

@@ -1,8 +1,9 @@
 """A webhook receiver for tests: a real HTTP server on 127.0.0.1 in a thread.
 
 It records every request and answers as the test scripts it: a queue of replies (status,
-delay, headers) used in order, then a default. `verify` is the README's receiver snippet,
-kept word for word, so the tests check signatures exactly as a user's receiver would.
+delay, headers) used in order, then a default. `verify` is the receiver snippet of the webhook
+page (docs/sinks/webhook.md), kept word for word (a test compares them), so the tests check
+signatures exactly as a user's receiver would.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from requests.structures import CaseInsensitiveDict
 from tests.support.local_server import LocalServer
 
 
-# --- the README's snippet -------------------------------------------------------------------
+# --- the webhook page's snippet (docs/sinks/webhook.md) --------------------------------------
 def verify(secret: bytes, body: bytes, headers: Mapping[str, str], tolerance: int = 300) -> bool:
     """True if `body` was signed with `secret`, less than `tolerance` seconds ago."""
     signed = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
@@ -120,3 +121,39 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
+
+
+def serve(port: int, secret: bytes | None) -> None:
+    """Receive until Ctrl-C, printing each event and whether its request's signatures hold."""
+    with Receiver(port=port) as receiver:
+        print(f"listening on {receiver.url}", flush=True)
+        shown = 0
+        try:
+            while True:
+                time.sleep(0.2)
+                arrived = receiver.accepted()[shown:]
+                shown += len(arrived)
+                for request in arrived:
+                    if secret is None:
+                        check = "unchecked"
+                    else:
+                        check = "signed" if verify(secret, request.body, request.headers) else "BAD"
+                    for event in request.events:
+                        kind, entity = event["eventType"], event["entityType"]
+                        fqn = event["entityFullyQualifiedName"]
+                        print(f"{check} {kind} {entity} {fqn}", flush=True)
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    # `python -m tests.support.receiver [--port 8099]`: the receiver examples/sinks/webhook.yaml
+    # posts to; it checks signatures with the secret in $WEBHOOK_SECRET when that is set.
+    import argparse
+    import os
+
+    parser = argparse.ArgumentParser(prog="python -m tests.support.receiver")
+    parser.add_argument("--port", type=int, default=8099)
+    options = parser.parse_args()
+    key = os.environ.get("WEBHOOK_SECRET")
+    serve(options.port, key.encode() if key else None)

@@ -13,9 +13,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from structlog.testing import capture_logs
 
 from syncer import config as configs
+from syncer import retries
 from syncer.delivery import DeliveryReport
 from syncer.errors import ConfigError
-from syncer.http import HttpClient, RetryPolicy, retries_by_status
+from syncer.http import HttpClient, RetryPolicy
 from syncer.metrics import MetricsSpec, RunMetrics, publish, write_textfile
 from syncer.results import RunResult, RunStatus
 from syncer.steps import Counters
@@ -151,13 +152,13 @@ def test_http_retries_are_counted_by_the_status_that_caused_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr("time.sleep", lambda _: None)
-    before = retries_by_status()
+    before = retries.by_status()
     transport = FakeTransport([Reply(503), Reply(429), Reply(503), Reply(json={"ok": True})])
     client = HttpClient("https://api.example", retry=RetryPolicy(attempts=5), transport=transport)
 
     assert client.get_json("/things") == {"ok": True}
 
-    after = retries_by_status()
+    after = retries.by_status()
     assert after["503"] - before.get("503", 0) == 2
     assert after["429"] - before.get("429", 0) == 1
 

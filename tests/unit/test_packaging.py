@@ -44,7 +44,8 @@ def test_an_extra_that_names_the_project_itself_uses_the_distribution_name() -> 
 
 
 def test_no_install_hint_names_the_other_project() -> None:
-    files = [ROOT / "README.md", ROOT / "Dockerfile", ROOT / "Makefile"]
+    files = [ROOT / "README.md", ROOT / "Dockerfile", ROOT / "Makefile", ROOT / "mkdocs.yml"]
+    files += (ROOT / "docs").rglob("*.md")
     for folder in ("syncer", "connectors", "state", "examples", "scripts"):
         files += (ROOT / folder).rglob("*.py")
         files += (ROOT / folder).rglob("*.yaml")

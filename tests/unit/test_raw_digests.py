@@ -183,31 +183,61 @@ def test_a_processor_that_looks_beyond_the_record_has_every_record_mapped_each_r
 
 
 class WithLineage(ListSource):
-    """Derives a lineage edge from table `v` (as the sql source does from a view)."""
+    """Derives a lineage edge from table `a` to each table described "reads a" (as the sql
+    source derives a view's edges from its SQL, which the view's digest covers)."""
 
     def streams(self) -> list[Stream]:
         return [*super().streams(), Stream("lineage", "lineage", derived=True)]
 
     def relationships(self, entity: Entity) -> list[Entity]:
-        if entity.key != f"{SCHEMA}.v":
+        if not isinstance(entity, Table) or entity.description != "reads a":
             return []
         upstream = EntityReference(type="table", fully_qualified_name=f"{SCHEMA}.a")
         view = EntityReference(type="table", fully_qualified_name=entity.key)
         return [LineageEdge(from_entity=upstream, to_entity=view)]
 
 
-def test_a_record_that_feeds_relationships_is_mapped_each_run_and_its_lineage_kept(
-    state: Path,
-) -> None:
-    src = WithLineage(*source([table("a"), table("v")]).lists)
+def edges(state: Path) -> list[tuple[str, str]]:
+    return query_state(state, "SELECT from_fqn, to_fqn FROM lineage_edges ORDER BY ALL")
+
+
+def test_what_an_unchanged_record_gave_is_carried_over_without_mapping_it(state: Path) -> None:
+    src = WithLineage(*source([table("a"), table("v", "reads a")]).lists)
     run(state, src)
     src.mapped.clear()
 
     again = run(state, src)
 
+    lineage = again.streams["lineage"]
+    assert src.mapped == []
+    assert (lineage.scanned, lineage.unchanged, again.counters.deleted) == (1, 1, 0)
+    assert edges(state) == [(f"{SCHEMA}.a", f"{SCHEMA}.v")]
+
+
+def test_a_relationship_its_changed_record_no_longer_gives_is_deleted(state: Path) -> None:
+    others = [table(f"w{i}", "reads a") for i in range(5)]  # 1 of 6 edges: within the fail-safe
+    src = WithLineage(*source([table("a"), table("v", "reads a"), *others]).lists)
+    run(state, src)
+    src.lists[3].records[1] = table("v", "reads nothing")
+    src.mapped.clear()
+
+    again = run(state, src)
+
     assert src.mapped == [f"{SCHEMA}.v"]
-    assert again.counters.deleted == 0
-    assert query_state(state, "SELECT count(*) FROM lineage_edges") == [(1,)]
+    assert (again.streams["lineage"].deleted, again.streams["lineage"].unchanged) == (1, 5)
+    assert edges(state) == [(f"{SCHEMA}.a", f"{SCHEMA}.w{i}") for i in range(5)]
+
+
+def test_what_a_deleted_record_gave_is_deleted_with_it(state: Path) -> None:
+    others = [table(f"t{i}") for i in range(5)]  # 1 of 7 tables: within the fail-safe
+    src = WithLineage(*source([table("a"), table("v", "reads a"), *others]).lists)
+    run(state, src)
+    del src.lists[3].records[1]
+
+    again = run(state, src)
+
+    assert again.streams["lineage"].deleted == 1
+    assert edges(state) == []
 
 
 def test_records_not_mapped_still_move_the_watermark(state: Path) -> None:

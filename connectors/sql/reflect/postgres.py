@@ -201,7 +201,7 @@ class SchemaNotReadable(Exception):
         self.user = user
         super().__init__(
             f"permission denied for schema {schema}: role {user} lacks USAGE on it;"
-            f" GRANT USAGE ON SCHEMA to {user}, or exclude it with exclude.schemas"
+            f" GRANT USAGE ON SCHEMA {schema} TO {user}, or exclude it with exclude.schemas"
         )
 
 

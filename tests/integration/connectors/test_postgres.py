@@ -794,7 +794,7 @@ def test_a_catalog_change_is_never_hidden_by_the_raw_digest(
 
     updated = {fqn: fields for fqn, _, kind, fields in deployment.changes(result.run_id)}
     assert any(f.startswith(field) for f in updated[deployment.fqn(schema, table)])
-    # Only the edited table and the views (mapped each run for their lineage) were mapped.
+    # Only the edited table and the views read after it (whose lineage may read it) were mapped.
     views = {"sales.order_totals", "public.customer_totals", "sales.big_orders"}
     assert {f"{s}.{t}" for s, t in mapped} <= {f"{schema}.{table}", *views, "Odd Schema.Big Items"}
 
@@ -813,7 +813,22 @@ def test_a_new_mapping_version_maps_every_table_once(
     again = deployment.run()
 
     assert after_upgrade == tables and upgraded.counters.changed == 0
-    assert len(mapped) < tables and again.counters.changed == 0
+    assert mapped == [] and again.counters.changed == 0
+
+
+def test_a_no_change_run_maps_no_table_nor_view_and_keeps_every_lineage_edge(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deployment.run()
+    before = deployment.snapshot()
+    mapped = _count_mapped(monkeypatch)
+
+    again = deployment.run()
+
+    assert mapped == []
+    assert again.streams["lineage"].unchanged == len(before["lineage"]) > 0
+    assert (again.counters.changed, again.counters.deleted) == (0, 0)
+    assert deployment.snapshot() == before
 
 
 def _count_mapped(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:

@@ -1,20 +1,61 @@
-"""Webhook signatures as a receiver checks them, with the README's snippet (`verify`): the
-OpenMetadata one over the raw body, and syncer's own over the timestamp and body."""
+"""Webhook signatures as a receiver checks them, with the docs' snippet (`verify`, on
+docs/sinks/webhook.md, kept word for word in tests/support/receiver.py): the OpenMetadata one over
+the raw body, and syncer's own over the timestamp and body."""
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import hmac
+import re
 import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from syncer.sinks.webhook import idempotency_key, signature_headers
+from tests.support import receiver
 from tests.support.receiver import verify
 
 SECRET = "a-shared-secret-of-some-length"
 BODY = b'{"id":"e1","eventType":"entityCreated"}'
+WEBHOOK_PAGE = Path(__file__).resolve().parents[3] / "docs" / "sinks" / "webhook.md"
 
 
-def test_a_signed_body_verifies_with_the_readme_snippet() -> None:
+def snippet_on_the_webhook_page() -> str:
+    blocks = re.findall(r"```python\n(.*?)```", WEBHOOK_PAGE.read_text(), re.DOTALL)
+    found = [block for block in blocks if "def verify(" in block]
+    assert len(found) == 1, f"{WEBHOOK_PAGE.name} should show one receiver snippet, `verify`"
+    return str(found[0])
+
+
+def verify_from(code: str) -> Callable[..., bool]:
+    namespace: dict[str, Any] = {}
+    exec(compile(code, str(WEBHOOK_PAGE), "exec"), namespace)
+    return namespace["verify"]  # type: ignore[no-any-return]
+
+
+def body_of_verify(tree: ast.AST) -> str:
+    function = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef))
+    return "\n".join(ast.unparse(statement) for statement in function.body)
+
+
+def test_the_snippet_on_the_webhook_page_verifies_a_signed_body_and_refuses_a_changed_one() -> None:
+    page_verify = verify_from(snippet_on_the_webhook_page())
+    headers = signature_headers(SECRET, BODY, int(time.time()))
+
+    assert page_verify(SECRET.encode(), BODY, headers)
+    assert not page_verify(SECRET.encode(), BODY + b" ", headers)
+
+
+def test_the_receiver_of_the_tests_checks_signatures_as_the_webhook_page_says() -> None:
+    on_the_page = ast.parse(snippet_on_the_webhook_page())
+    in_the_tests = ast.parse(Path(receiver.__file__).read_text())
+
+    assert body_of_verify(on_the_page) == body_of_verify(in_the_tests)
+
+
+def test_a_signed_body_verifies_with_the_docs_snippet() -> None:
     headers = signature_headers(SECRET, BODY, int(time.time()))
 
     assert verify(SECRET.encode(), BODY, headers)
