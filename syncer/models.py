@@ -311,6 +311,8 @@ class LineageEdge(Entity):
     sql_query: str | None = None
     source: LineageSource = "Manual"
     description: str | None = None
+    # The pipeline that moves data along the edge (OpenMetadata's lineageDetails.pipeline).
+    pipeline: EntityReference | None = None
 
     _sort_columns = field_validator("columns_lineage")(_sorted_set)
 
@@ -490,7 +492,11 @@ class PipelineStatus(Entity):
 
     @property
     def fqn(self) -> str:
-        return f"{self.pipeline}@{self.timestamp}"
+        # The stamp goes inside the last part, so that a quoted pipeline name (a job called
+        # `etl.load`) still splits back: `svc."etl.load@1700000000000"`. Unquoted, this is
+        # `pipeline@timestamp` as before.
+        *parents, name = _fqn.split(self.pipeline)
+        return _fqn.build(*parents, f"{name}@{self.timestamp}")
 
     @property
     def parent_fqn(self) -> str:

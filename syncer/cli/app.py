@@ -45,6 +45,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "show": ("timetravel",),
     "diff": ("timetravel",),
     "ui": ("ui",),
+    "serve": ("serve",),
 }
 
 OutputFormat = Literal["table", "csv", "json", "jsonl"]

@@ -20,6 +20,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,9 @@ import psycopg
 import pymysql
 import pytest
 import yaml
+from openlineage.client.event_v2 import RunState
 
+from syncer.connectors.openlineage import Inbox
 from tests.contract.cases import airflow as recorded_airflow
 from tests.contract.cases import mlflow as recorded_mlflow
 from tests.support import topics
@@ -438,6 +441,28 @@ def _airflow(example: Example) -> None:
         "airflow.warehouse_maintenance",
     }
     assert example.fqns("pipelineStatus")
+
+
+@runs("sources/openlineage.yaml")
+def _openlineage(example: Example) -> None:
+    from tests.unit.connectors.openlineage import test_source as events
+
+    # What `syncer serve` would have stored: two runs of a job, as OpenLineage's client sends
+    # them, in the inbox the example names (beside the state, in the copy).
+    inbox = Inbox(example.root.parent / ".syncer" / "openlineage.sqlite", create=True)
+    with inbox:
+        for day in range(2):
+            at = events.T0 + timedelta(days=day)
+            inbox.append(events.a_run(RunState.COMPLETE, at, [events.ORDERS], [events.FACTS]))
+    example.run_twice()
+    assert example.fqns("pipeline") == {events.PIPELINE}
+    assert len(example.fqns("pipelineStatus")) == 2
+    facts = "warehouse.shop.analytics.order_facts"
+    # customers is not an input, but the output's columnLineage facet reads it.
+    assert example.fqns("lineage") == {
+        f"warehouse.shop.public.orders->{facts}",
+        f"warehouse.shop.public.customers->{facts}",
+    }
 
 
 @runs("rest/jobs.yaml")
