@@ -8,7 +8,6 @@ over the config. SIGTERM or Ctrl-C stop it after the requests in flight were ans
 from __future__ import annotations
 
 import signal
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,8 +18,9 @@ import click
 from pydantic import ValidationError
 
 from syncer import logging as logs
-from syncer import paths, secrets
+from syncer import paths
 from syncer.cli.app import cli, err
+from syncer.cli.listening import check_free, token_from, url_host
 from syncer.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ def serve(
         ) from None
     listener = _listener(config_path, inbox_path, host, port, token_ref, max_body_bytes)
     token = _token(listener)
-    _check_free(listener.host, listener.port)
+    check_free(listener.host, listener.port)
     _log_requests()
     inbox = Inbox(listener.inbox, create=True)
     app = create_app(
@@ -92,7 +92,7 @@ def serve(
         max_body_bytes=listener.max_body_bytes,
         allowed_hosts=loopback_names(listener.host),
     )
-    url = f"http://{_url_host(listener.host)}:{listener.port}{ENDPOINT}"
+    url = f"http://{url_host(listener.host)}:{listener.port}{ENDPOINT}"
     err.print(f"receiving OpenLineage events at {url} into {listener.inbox}", markup=False)
     with _stop_signals_remembered() as stopped_by:
         try:
@@ -178,21 +178,7 @@ def _from_config(config_path: Path) -> tuple[Path, ReceiverSpec]:
 
 def _token(listener: _Listener) -> str | None:
     reference = listener.token_ref
-    if reference is None:
-        return None
-    if not secrets.is_reference(reference):
-        raise ConfigError(
-            "--token takes a secret reference such as '${env:SYNCER_LINEAGE_TOKEN}', not the "
-            "token itself (a command line is visible to other users): export it and name it"
-        )
-    value = str(secrets.resolve(reference))
-    secrets.remember(value)
-    if len(value) < 16:
-        raise ConfigError(
-            f"token {reference} is shorter than 16 characters: use a longer random token "
-            "(python -c 'import secrets; print(secrets.token_urlsafe())')"
-        )
-    return value
+    return None if reference is None else token_from(reference, "SYNCER_LINEAGE_TOKEN")
 
 
 def _log_requests() -> None:
@@ -200,19 +186,3 @@ def _log_requests() -> None:
     root = click.get_current_context().find_root()
     if root.get_parameter_source("log_level") is click.core.ParameterSource.DEFAULT:
         logs.configure(root.params["log_format"], "info")
-
-
-def _check_free(host: str, port: int) -> None:
-    """Refuse a port that is taken in one line, before the inbox is opened."""
-    try:
-        with socket.create_server((host, port)):
-            pass
-    except OSError as exc:
-        raise ConfigError(
-            f"--host {host} --port {port}: cannot listen there ({exc.strerror}): pick another "
-            "--port, or stop what listens on it"
-        ) from None
-
-
-def _url_host(host: str) -> str:
-    return f"[{host}]" if ":" in host else host

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import click
 
-from syncer import secrets
 from syncer.cli.app import cli, config_option, err, existing_state_file, state_option
+from syncer.cli.listening import check_free, token_from, url_host
 from syncer.errors import ConfigError
 
 
@@ -59,14 +58,14 @@ def ui(
             f"syncer ui needs {exc.name}: pip install 'metadata-syncer[ui]'"
         ) from None
     token = _token(token_ref, host, needs_token(host))
-    _check_free(host, port)
+    check_free(host, port)
     path = existing_state_file(state_path, config_path, doing=": nothing to show")
     turned_on = set(features) | _config_features(config_path)
     settings = Settings(
         path, token=token, features=sorted(turned_on), allowed_hosts=loopback_names(host)
     )
     app = create_app(settings)
-    err.print(f"serving {path} at http://{_url_host(host)}:{port}/ (Ctrl-C stops)", markup=False)
+    err.print(f"serving {path} at http://{url_host(host)}:{port}/ (Ctrl-C stops)", markup=False)
     # uvicorn's access log names paths and query strings only; the token travels in a header
     # or a cookie, which it never logs.
     uvicorn.run(app, host=host, port=port, log_level="warning")
@@ -80,32 +79,7 @@ def _token(reference: str | None, host: str, required: bool) -> str | None:
                 "naming the token requests must carry, or listen on 127.0.0.1"
             )
         return None
-    if not secrets.is_reference(reference):
-        raise ConfigError(
-            "--token takes a secret reference such as '${env:SYNCER_UI_TOKEN}', not the token "
-            "itself (a command line is visible to other users): export it and name it"
-        )
-    value = str(secrets.resolve(reference))
-    secrets.remember(value)
-    if len(value) < 16:
-        raise ConfigError(
-            f"--token {reference} is shorter than 16 characters: use a longer random token "
-            "(python -c 'import secrets; print(secrets.token_urlsafe())')"
-        )
-    return value
-
-
-def _check_free(host: str, port: int) -> None:
-    """Refuse a port that is taken, in one line, before the app is built (uvicorn would log a
-    traceback-like error and exit 1)."""
-    try:
-        with socket.create_server((host, port)):
-            pass
-    except OSError as exc:
-        raise ConfigError(
-            f"--host {host} --port {port}: cannot listen there ({exc.strerror}): pick another "
-            "--port, or stop what listens on it"
-        ) from None
+    return token_from(reference, "SYNCER_UI_TOKEN")
 
 
 def _config_features(config_path: Path | None) -> set[str]:
@@ -115,7 +89,3 @@ def _config_features(config_path: Path | None) -> set[str]:
 
     spec = configs.parse(config_path, configs.read_yaml(config_path))
     return {name for name, on in spec.ui.features.items() if on}
-
-
-def _url_host(host: str) -> str:
-    return f"[{host}]" if ":" in host else host

@@ -14,20 +14,11 @@ from typing import Any, Literal
 import duckdb
 import orjson
 
+from syncer.state import Counters
 from syncer.state.history import Page
 
 RUN_STATUSES = ("running", "succeeded", "partial", "failed", "interrupted", "crashed")
-COUNTERS = (
-    "scanned",
-    "created",
-    "updated",
-    "unchanged",
-    "restored",
-    "deleted",
-    "filtered",
-    "errors",
-    "refused",
-)
+COUNTERS = Counters.FIELDS
 FieldChangeKind = Literal["added", "updated", "deleted"]
 # A stored description's lists, in the order a diff shows them.
 _DESCRIBED: tuple[tuple[str, FieldChangeKind], ...] = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+import structlog
 from openlineage.client.event_v2 import (
     DatasetEvent,
     InputDataset,
@@ -224,6 +226,16 @@ def test_a_loopback_receiver_answers_only_its_own_host_names(inbox: Inbox) -> No
     assert loopback_names("0.0.0.0") is None
 
 
+@pytest.fixture
+def info_logged() -> Iterator[None]:
+    """Info lines are kept, whatever level a command run in an earlier test configured."""
+    before = structlog.get_config()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
+    yield
+    structlog.configure(**before)
+
+
+@pytest.mark.usefixtures("info_logged")
 def test_each_request_is_logged_in_one_line_without_its_body_or_token(client: TestClient) -> None:
     body = Serde.to_json(run_event(RunState.START, str(uuid4())))
     with capture_logs() as logs:
