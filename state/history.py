@@ -81,6 +81,11 @@ class Page(Generic[Item]):
     offset: int
     more: bool
 
+    @classmethod
+    def read(cls, rows: list[Item], offset: int, limit: int) -> Page[Item]:
+        """A page from `limit + 1` rows read: the extra one only says that more follow."""
+        return cls(rows[:limit], offset, len(rows) > limit)
+
 
 # --- runs -------------------------------------------------------------------------------------
 
@@ -143,7 +148,7 @@ def entity_versions(
         "ORDER BY c.seq LIMIT $limit OFFSET $offset",
         {"key": key, "workflow": workflow, "limit": limit + 1, "offset": offset},
     ).fetchall()
-    return _page([Version(*row) for row in rows], offset, limit)
+    return Page.read([Version(*row) for row in rows], offset, limit)
 
 
 def similar_keys(
@@ -195,7 +200,7 @@ def entities_as_of(
             "offset": offset,
         },
     ).fetchall()
-    return _page([Version(*row) for row in rows], offset, limit)
+    return Page.read([Version(*row) for row in rows], offset, limit)
 
 
 def changed_between(
@@ -259,9 +264,4 @@ def changed_between(
         Difference(None if row[0] is None else Version(*row[:width]), Version(*row[width:]))
         for row in rows
     ]
-    return _page(differences, offset, limit)
-
-
-def _page(items: list[Item], offset: int, limit: int) -> Page[Item]:
-    """A page from `limit + 1` rows read: the extra one only says that more follow."""
-    return Page(items[:limit], offset, len(items) > limit)
+    return Page.read(differences, offset, limit)

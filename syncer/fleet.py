@@ -18,7 +18,6 @@ from __future__ import annotations
 import glob
 import os
 import re
-import tempfile
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,6 +29,7 @@ import orjson
 import structlog
 
 from syncer import __version__
+from syncer.files import replace_atomically
 from syncer.secrets import redact
 from syncer.state import (
     MEMORY,
@@ -258,24 +258,6 @@ def read_summary(state_path: Path) -> tuple[datetime, list[WorkflowStatus]] | No
         return datetime.fromisoformat(document["written_at"]), statuses
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
-
-
-def replace_atomically(path: Path, content: bytes, mode: int = 0o644) -> None:
-    """Replace `path` with `content` in one rename, so that a reader sees the old file or the
-    new one, never half of one. The temp file is in the same folder (a rename across file
-    systems is not atomic) and does not end in the target's suffix (a collector skips it)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(content)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temp, mode)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 # --- many state files -------------------------------------------------------------------------

@@ -12,8 +12,6 @@ run ends: a failure to write them is a warning.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, mod
 
 from syncer import otlp, retries
 from syncer.errors import describe
+from syncer.files import replace_atomically
 from syncer.paths import ConfigPath
 from syncer.secrets import redact
 from syncer.state import Counters
@@ -222,20 +221,7 @@ def write_textfile(path: Path, run: RunMetrics) -> None:
     """Replace `path` with the run's metrics, in one rename: node-exporter never reads half a
     file. A run that did not succeed keeps the last success the file held."""
     last = run.ended_at if run.succeeded else previous_success(path, run.workflow)
-    text = generate_latest(registry_for(run, last))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # In the same folder, so the rename is atomic; not *.prom, so node-exporter skips it.
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temp, 0o644)  # node-exporter runs as another user
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    replace_atomically(path, generate_latest(registry_for(run, last)))
 
 
 def previous_success(path: Path, workflow: str) -> float | None:

@@ -28,11 +28,6 @@ _DESCRIBED: tuple[tuple[str, FieldChangeKind], ...] = (
 )
 
 
-def _page(rows: list[Any], offset: int, limit: int) -> Page[Any]:
-    """A page from `limit + 1` rows read: the extra one only says that more follow."""
-    return Page(rows[:limit], offset, len(rows) > limit)
-
-
 # --- runs -------------------------------------------------------------------------------------
 
 
@@ -86,7 +81,7 @@ def runs(
         "ORDER BY run_id DESC LIMIT $limit OFFSET $offset",
         {"workflow": workflow, "status": status, "limit": limit + 1, "offset": offset},
     ).fetchall()
-    return _page([_run(r) for r in rows], offset, limit)
+    return Page.read([_run(r) for r in rows], offset, limit)
 
 
 def run(connection: duckdb.DuckDBPyConnection, run_id: int) -> RunRow | None:
@@ -150,7 +145,7 @@ def run_changes(
         {"run": run_id, "limit": limit + 1, "offset": offset},
     ).fetchall()
     found = [ChangeRow(int(s), k, t, kind, field_rows(d)) for s, k, t, kind, d in rows]
-    return _page(found, offset, limit)
+    return Page.read(found, offset, limit)
 
 
 def change_counts(connection: duckdb.DuckDBPyConnection, run_id: int) -> dict[str, int]:
@@ -244,7 +239,7 @@ def entity_versions(
         VersionRow(int(s), int(r), w, t, k, list(f or []), st, sa, ca)
         for s, r, w, t, k, f, st, sa, ca in rows
     ]
-    return _page(found, offset, limit)
+    return Page.read(found, offset, limit)
 
 
 def known_key(connection: duckdb.DuckDBPyConnection, fqn: str) -> bool:
@@ -290,7 +285,7 @@ def current_entities(
         "ORDER BY key, workflow LIMIT $limit OFFSET $offset",
         {"q": containing, "limit": limit + 1, "offset": offset},
     ).fetchall()
-    return _page([EntityRow(w, k, t, int(r)) for w, k, t, r in rows], offset, limit)
+    return Page.read([EntityRow(w, k, t, int(r)) for w, k, t, r in rows], offset, limit)
 
 
 # --- sinks ------------------------------------------------------------------------------------
@@ -350,7 +345,7 @@ def refused_changes(
         "ORDER BY last_failed_at DESC, seq DESC LIMIT $limit OFFSET $offset",
         {"dead": dead_only, "limit": limit + 1, "offset": offset},
     ).fetchall()
-    return _page([RefusedChange(*r) for r in rows], offset, limit)
+    return Page.read([RefusedChange(*r) for r in rows], offset, limit)
 
 
 # --- violations -------------------------------------------------------------------------------
@@ -391,7 +386,7 @@ def violations(
             "offset": offset,
         },
     ).fetchall()
-    return _page([ViolationRow(*r) for r in rows], offset, limit)
+    return Page.read([ViolationRow(*r) for r in rows], offset, limit)
 
 
 # --- streams (the experimental panel) ----------------------------------------------------------
