@@ -4,6 +4,10 @@ The engine reads a stream ahead this way while it commits what it has (`read_ahe
 sql source reflects several schemas at once (`connectors.sql.parallel`). At most `bound` items
 wait in the queue; an error the producer meets is raised to the reader after the items produced
 before it, as if the items were read in the reader's thread.
+
+Items go over in chunks of up to `CHUNK` (fewer for a small bound): a queue's put and get each take a lock and may wake
+the other thread, which, item by item, cost more than reading a catalog row (a third of a
+no-change run over 20,000 SQLite tables).
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Generic, TypeVar
 
-__all__ = ["Handoff", "read_ahead"]
+__all__ = ["CHUNK", "Handoff", "read_ahead"]
 
 T = TypeVar("T")
+CHUNK = 128
 
 
 class _Failed:
@@ -37,20 +42,32 @@ class Handoff(Generic[T]):
     (it is shared by every handoff of one reader)."""
 
     def __init__(self, bound: int, stop: threading.Event) -> None:
-        self._queue: queue.Queue[T | _Failed | _End] = queue.Queue(maxsize=bound)
+        # A small bound is kept item by item; a large one in chunks, eight of them or more.
+        self._chunk = min(CHUNK, max(1, bound // 8))
+        self._queue: queue.Queue[list[T] | _Failed | _End] = queue.Queue(
+            maxsize=max(1, bound // self._chunk)
+        )
         self._stop = stop
 
     def fill(self, items: Iterable[T]) -> None:
         """The producer's side: every item, then the end or the error met; `items` is closed
         (a generator's cleanup runs in the thread that ran it) whether or not it was read."""
         iterator = iter(items)
+        chunk: list[T] = []
         try:
             for item in iterator:
-                if not self._put(item):
+                chunk.append(item)
+                if len(chunk) >= self._chunk:
+                    if not self._put(chunk):
+                        return
+                    chunk = []
+                elif self._stop.is_set():
                     return
-            self._put(_END)
-        except BaseException as err:  # handed over as it is: the reader decides
-            self._put(_Failed(err))
+            if not chunk or self._put(chunk):
+                self._put(_END)
+        except BaseException as err:  # handed over as it is, after the items before it
+            if not chunk or self._put(chunk):
+                self._put(_Failed(err))
         finally:
             close = getattr(iterator, "close", None)
             if close is not None:
@@ -58,16 +75,16 @@ class Handoff(Generic[T]):
 
     def drain(self) -> Iterator[T]:
         """The reader's side: the items, until the end; raises the error the producer met."""
-        while not isinstance(item := self._queue.get(), _End):
-            if isinstance(item, _Failed):
-                raise item.error
-            yield item
+        while not isinstance(chunk := self._queue.get(), _End):
+            if isinstance(chunk, _Failed):
+                raise chunk.error
+            yield from chunk
 
-    def _put(self, item: T | _Failed | _End) -> bool:
-        """Hand an item over, waiting while the queue is full; False once the reader stopped."""
+    def _put(self, chunk: list[T] | _Failed | _End) -> bool:
+        """Hand a chunk over, waiting while the queue is full; False once the reader stopped."""
         while not self._stop.is_set():
             try:
-                self._queue.put(item, timeout=0.1)
+                self._queue.put(chunk, timeout=0.1)
             except queue.Full:
                 continue
             return True

@@ -302,7 +302,8 @@ class Table(_Named):
 
 
 class LineageEdge(Entity):
-    """A directed edge between two entities, with column lineage; delivered after both ends."""
+    """A directed edge between two entities, with column lineage; delivered after both ends
+    (and the pipeline it goes through, if any)."""
 
     entity_type = "lineage"
     from_entity: EntityReference
@@ -326,7 +327,11 @@ class LineageEdge(Entity):
 
     @property
     def depends_on(self) -> tuple[str, ...]:
-        return self.ends
+        """Both ends, and the pipeline the edge goes through: delivered after it, and gone
+        with it (a sink such as OpenMetadata refers to the pipeline by id)."""
+        if self.pipeline is None:
+            return self.ends
+        return (*self.ends, self.pipeline.fully_qualified_name)
 
 
 class Task(_Model):

@@ -53,6 +53,7 @@ class StreamState:
     high: CursorValue | None = None
     ceiling: CursorValue | None = None  # what a time cursor's watermark may reach in this run
     beyond: int = 0  # records read whose cursor value is past `ceiling`
+    notices: int = 0  # `Notice`s its reader yielded
     stored: Watermark | None = None  # as the state holds it: rewritten only when it changes
     note: str | None = None
 

@@ -36,6 +36,7 @@ __all__ = [
     "Filtered",
     "Flagged",
     "History",
+    "Notice",
     "Processor",
     "ProcessorResult",
     "Raw",
@@ -95,7 +96,8 @@ class Stream:
     """One kind of record a source yields, and how to read it.
 
     `read(since)` yields the stream's records: with a cursor, those whose cursor value is
-    `>= since` (`since` is None on a first or full-refresh run). A `derived` stream has no
+    `>= since` (`since` is None on a first or full-refresh run): entities, `RecordError`s,
+    `Raw` records, and `Notice`s for the run's warnings. A `derived` stream has no
     reader: it is fed by `Source.relationships` as other streams' entities pass, and is
     committed, in batches, after every read stream.
     """
@@ -187,7 +189,25 @@ class Raw:
     cursor: CursorValue | None = None
 
 
-Record = Either | Raw
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something a reader has to tell the run that is neither a record nor a record's error:
+    lineage it held back, a part of its scope it skipped on purpose. `message` is one sentence
+    that names the thing and ends with the fix.
+
+    The engine makes it a run warning (in the run's result, its summary and its JSON document),
+    prefixed with the stream's name: the first `NOTICES_PER_STREAM` of a stream each, then one
+    line saying more came, which the log names one by one. A notice is not a record: it is not
+    counted, moves no watermark and neither allows nor holds back a deletion.
+    """
+
+    message: str
+
+
+NOTICES_PER_STREAM = 10
+"""A stream's notices that become run warnings of their own; the log names the rest."""
+
+Record = Either | Raw | Notice
 # A stream's reader: `since` is the inclusive lower bound of its cursor, or None.
 Reader = Callable[[CursorValue | None], Iterable[Record]]
 

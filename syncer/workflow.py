@@ -34,11 +34,13 @@ from syncer.state import (
     interrupted,
 )
 from syncer.steps import (
+    NOTICES_PER_STREAM,
     Counters,
     CursorValue,
     Either,
     Filtered,
     Flagged,
+    Notice,
     Processor,
     ProcessorResult,
     Raw,
@@ -247,7 +249,9 @@ class Workflow:
     ) -> None:
         try:
             for item in records:
-                if not isinstance(item, Raw):
+                if isinstance(item, Notice):
+                    self._notice(state, item)
+                elif not isinstance(item, Raw):
                     self._resolve(state, derived)  # records are taken in the order they came
                     self._take(item, state, derived)
                 elif self._salt is None:
@@ -492,12 +496,16 @@ class Workflow:
             f"({cursors.shown(state.ceiling, cursor)}); it is synced, but the watermark does "
             "not move to it"
         )
-        if state.beyond <= _BEYOND_WARNINGS:
-            self._warn(message)
-            return
-        log.warning(message)
-        if state.beyond == _BEYOND_WARNINGS + 1:
-            self._warn(f"stream {name}: more records are stamped beyond it; the log names each")
+        more = f"stream {name}: more records are stamped beyond it; the log names each"
+        self._warn_bounded(state.beyond, _BEYOND_WARNINGS, message, more)
+
+    def _notice(self, state: StreamState, notice: Notice) -> None:
+        """What a reader told the run: a run warning, not a record (nothing counts it)."""
+        state.notices += 1
+        name = state.stream.name
+        more = f"stream {name}: its reader has more notices; the log names each"
+        message = f"stream {name}: {redact(notice.message)}"
+        self._warn_bounded(state.notices, NOTICES_PER_STREAM, message, more)
 
     # --- deletions and contracts ------------------------------------------------------------
 
@@ -523,6 +531,17 @@ class Workflow:
     def _warn(self, message: str) -> None:
         self._result.warnings.append(message)
         log.warning(message)
+
+    def _warn_bounded(self, count: int, limit: int, message: str, more: str) -> None:
+        """The `count`th warning of one kind in a stream: the first `limit` are run warnings,
+        the rest log lines only, announced once by `more`, so that a stream with thousands of
+        them keeps the run's result readable."""
+        if count <= limit:
+            self._warn(message)
+            return
+        log.warning(message)
+        if count == limit + 1:
+            self._warn(more)
 
 
 def _sink_problem(report: DeliveryReport) -> str:

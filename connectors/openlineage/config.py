@@ -42,10 +42,10 @@ class ReceiverSpec(StepConfig):
         return self
 
 
-# What an edge whose dataset no `namespaces` entry names becomes: `pending` holds it back (a
-# warning names the dataset) until its namespace is mapped. Creating a minimal table for it
-# (`create`) is not built yet.
-UnknownDatasets = Literal["pending"]
+# What a dataset that no `namespaces` entry maps becomes: `pending` holds its edges back (a run
+# warning names the dataset and the namespace to add) until its namespace is mapped; `create`
+# makes it a minimal table of its own (`created`), so that its edges are delivered at once.
+UnknownDatasets = Literal["pending", "create"]
 
 
 class OpenLineageConfig(StepConfig):
@@ -64,8 +64,11 @@ class OpenLineageConfig(StepConfig):
     lacks the database level (MySQL's database.table), give service.database, e.g.
     {"mysql://db.internal:3306": "shop.app"}."""
     unknown_datasets: UnknownDatasets = "pending"
-    """An edge with a dataset in an unmapped namespace: `pending` holds it back, with a warning
-    naming the namespace to add, and sends it once the namespace is mapped."""
+    """A dataset in an unmapped namespace: `pending` holds its edges back, with a run warning
+    naming the namespace to add, and sends them once the namespace is mapped; `create` makes it
+    a table of its own, with the columns of its `schema` facet, in a database service named
+    `<service_name>_<namespace>` (e.g. openlineage_postgres_db_internal_5432), and sends its
+    edges at once. Mapping the namespace later deletes the created table."""
     retire_after_runs: int = Field(default=3, ge=1)
     """Lineage comes from each job's last N ended runs: an edge a job has not produced for N
     runs is deleted."""

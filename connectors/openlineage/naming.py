@@ -41,11 +41,11 @@ def table_fqn(namespace: str, name: str, namespaces: dict[str, str]) -> str | Un
         return Unresolved(
             namespace,
             name,
-            f"its namespace {namespace} is not mapped: add it to namespaces with the service "
-            "name our sql source gives that server",
+            f"its namespace {namespace} is not mapped: add it to the source's namespaces with "
+            "the service name our sql source gives that server, or set unknown_datasets: create",
         )
     lead = fqn.split(prefix)
-    separator = "/" if _scheme(namespace) in PATH_SCHEMES else "."
+    separator = "/" if scheme(namespace) in PATH_SCHEMES else "."
     parts = [p for p in name.split(separator) if p]
     needed = TABLE_LEVELS - len(lead)
     if needed < 1:
@@ -62,6 +62,11 @@ def table_fqn(namespace: str, name: str, namespaces: dict[str, str]) -> str | Un
         )
     table = separator.join(parts[needed - 1 :])
     return fqn.build(*lead, *parts[: needed - 1], table)
+
+
+def is_mapped(namespace: str, namespaces: dict[str, str]) -> bool:
+    """Whether a `namespaces` entry names this namespace (spelled as `table_fqn` matches it)."""
+    return _prefix(namespace, namespaces) is not None
 
 
 def column_fqn(table: str, column: str) -> str:
@@ -86,5 +91,5 @@ def _normal(namespace: str) -> str:
     return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path}"
 
 
-def _scheme(namespace: str) -> str:
+def scheme(namespace: str) -> str:
     return namespace.split("://", 1)[0].lower() if "://" in namespace else ""

@@ -5,19 +5,23 @@ The inbox is a SQLite file in WAL mode, so this source reads it while the receiv
 Statuses are read incrementally, by the inbox's sequence: each run touched since the
 watermark is read whole and merged. Lineage is read whole on every run, from each job's last
 `retire_after_runs` ended runs, so an edge that a job stopped producing is not seen and the
-engine deletes it, under its usual guards.
+engine deletes it, under its usual guards. A dataset whose namespace is not mapped holds its
+edges back, and the lineage stream tells the run so (a `Notice` per dataset); with
+`unknown_datasets: create` it gets a table of its own instead (`created`), through four more
+streams read before the lineage, from the same recent runs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-import structlog
-
 from syncer.connectors.openlineage.config import OpenLineageConfig
+from syncer.connectors.openlineage.created import Created, create_tables
 from syncer.connectors.openlineage.inbox import Inbox
 from syncer.connectors.openlineage.mapping import (
+    DatasetId,
     Edges,
+    Facets,
     MergedRun,
     lineage_edges,
     merge_run,
@@ -25,12 +29,19 @@ from syncer.connectors.openlineage.mapping import (
     to_pipeline,
     to_status,
 )
-from syncer.connectors.openlineage.naming import Unresolved, table_fqn
+from syncer.connectors.openlineage.naming import Unresolved, is_mapped, table_fqn
 from syncer.errors import SyncerError
 from syncer.models import PipelineService
-from syncer.steps import ConnectionReport, Cursor, CursorValue, Either, Source, Stream
-
-log = structlog.get_logger(__name__)
+from syncer.steps import (
+    ConnectionReport,
+    Cursor,
+    CursorValue,
+    Either,
+    Notice,
+    Record,
+    Source,
+    Stream,
+)
 
 # OpenMetadata's pipeline service type for OpenLineage jobs.
 SERVICE_TYPE = "OpenLineage"
@@ -47,8 +58,17 @@ class OpenLineageSource(Source):
         self._inbox: Inbox | None = None
         # Each job's last ended runs, read once per run by the first stream that needs them.
         self._recent: dict[tuple[str, str], list[MergedRun]] = {}
+        self._created: Created | None = None  # with `unknown_datasets: create`, once per run
 
     def streams(self) -> list[Stream]:
+        created = []
+        if self.config.unknown_datasets == "create":
+            created = [
+                Stream("database_services", "databaseService", read=self._read_db_services),
+                Stream("databases", "database", read=self._read_databases),
+                Stream("database_schemas", "databaseSchema", read=self._read_schemas),
+                Stream("tables", "table", read=self._read_tables),
+            ]
         return [
             Stream("services", "pipelineService", read=self._read_services),
             Stream("pipelines", "pipeline", read=self._read_pipelines),
@@ -60,6 +80,7 @@ class OpenLineageSource(Source):
                 cursor=Cursor("inbox_seq", "integer", "unsorted"),
                 deletions="never",
             ),
+            *created,
             Stream("lineage", "lineage", read=self._read_lineage),
         ]
 
@@ -82,6 +103,7 @@ class OpenLineageSource(Source):
             self._inbox.close()
         self._inbox = None
         self._recent = {}
+        self._created = None
 
     # --- the streams' readers -----------------------------------------------------------------
 
@@ -109,20 +131,28 @@ class OpenLineageSource(Source):
                 )
                 yield to_status(run, reference.fully_qualified_name)
 
-    def _read_lineage(self, since: CursorValue | None) -> Iterator[Either]:
+    def _read_db_services(self, since: CursorValue | None) -> Iterator[Either]:
+        yield from self._catalog().services.values()
+
+    def _read_databases(self, since: CursorValue | None) -> Iterator[Either]:
+        yield from self._catalog().databases.values()
+
+    def _read_schemas(self, since: CursorValue | None) -> Iterator[Either]:
+        yield from self._catalog().schemas.values()
+
+    def _read_tables(self, since: CursorValue | None) -> Iterator[Either]:
+        yield from self._catalog().tables.values()
+
+    def _read_lineage(self, since: CursorValue | None) -> Iterator[Record]:
         found = Edges()
         service = self.config.service_name
         for job in self._open().jobs():
             lineage_edges(
                 self._recent_runs(*job), pipeline_reference(service, *job), self._resolve, found
             )
+        # The engine makes each a run warning (and logs it): the reason ends with the fix.
         for (namespace, name), unresolved in sorted(found.pending.items()):
-            log.warning(
-                "lineage held back",
-                dataset=f"{namespace}/{name}",
-                reason=unresolved.reason,
-                fix=f"add {namespace!r} to the source's namespaces",
-            )
+            yield Notice(f"lineage of dataset {namespace}/{name} is held back: {unresolved.reason}")
         yield from found.edges.values()
 
     # --- helpers ------------------------------------------------------------------------------
@@ -140,8 +170,33 @@ class OpenLineageSource(Source):
             self._recent[key] = [merge_run(events) for events in runs if events]
         return self._recent[key]
 
+    def _catalog(self) -> Created:
+        """The tables made for the datasets of unmapped namespaces that the jobs' recent runs
+        read or wrote, each from the facets of those runs, newest first."""
+        if self._created is None:
+            seen: dict[DatasetId, list[tuple[int, Facets]]] = {}
+            for job in self._open().jobs():
+                for run in self._recent_runs(*job):
+                    for dataset, facets in (*run.inputs.items(), *run.outputs.items()):
+                        if not is_mapped(dataset[0], self.config.namespaces):
+                            seen.setdefault(dataset, []).append((run.last_seq, facets))
+            newest_first = {
+                dataset: [facets for _, facets in sorted(runs, key=lambda r: -r[0])]
+                for dataset, runs in seen.items()
+            }
+            self._created = create_tables(newest_first, self.config.service_name)
+        return self._created
+
     def _resolve(self, namespace: str, name: str) -> str | Unresolved:
-        return table_fqn(namespace, name, self.config.namespaces)
+        found = table_fqn(namespace, name, self.config.namespaces)
+        if not isinstance(found, Unresolved) or self.config.unknown_datasets != "create":
+            return found
+        if is_mapped(namespace, self.config.namespaces):
+            return found  # mapped, but the name does not fit the prefix: that is the reason
+        created = self._catalog()
+        return created.fqns.get((namespace, name)) or created.unresolved.get(
+            (namespace, name), found
+        )
 
 
 def _merged_job(runs: list[MergedRun]) -> MergedRun:

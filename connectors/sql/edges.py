@@ -149,7 +149,8 @@ class Lineage:
         if database.lower() == target.name.lower():
             known = target.known.get((schema.lower(), table.name.lower()))
             if known is not None and (horizon is None or known[3] < horizon):
-                return fqn.join(target.fqn, known[0]) + "." + fqn.quote(known[1]), known[2]
+                columns = {column.lower(): column for column in known[2]}
+                return fqn.join(target.fqn, known[0]) + "." + fqn.quote(known[1]), columns
             database = target.name
         return fqn.build(self._service_name, database, schema, table.name), {}
 

@@ -96,9 +96,13 @@ class TableReader:
             table_type = TABLE_TYPES[raw.kind]
             if self._table_types is not None and table_type not in self._table_types:
                 continue
-            columns = {c.name.lower(): c.name for c in raw.columns}
             known = target.known
-            known[(schema.lower(), raw.name.lower())] = (schema, raw.name, columns, len(known))
+            known[(schema.lower(), raw.name.lower())] = (
+                schema,
+                raw.name,
+                raw.column_names(),
+                len(known),
+            )
             digest = digest_of(self._dialect, target.fqn, schema, plain(raw))
             target.known_digest = digest_of(target.known_digest, digest)
             if self._view_lineage and raw.definition is not None:
@@ -110,6 +114,6 @@ class TableReader:
 
     def _table(self, raw: RawTable, database_fqn: str, schema: str, record: str) -> Either:
         try:
-            return to_table(raw, database_fqn, schema, self._dialect)
+            return to_table(raw.complete(), database_fqn, schema, self._dialect)
         except ValueError as err:  # pydantic's ValidationError and FQNError included
             return RecordError(record, f"table could not be mapped: {first_line(err)}")

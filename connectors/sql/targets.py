@@ -25,9 +25,9 @@ from syncer.errors import SourceError
 from syncer.steps import RecordError
 from syncer.text import first_line
 
-# (schema, table) lower-cased -> (schema, table, {column lower-cased: column}) as reflected,
-# and the order in which it was reflected (0, 1, ...).
-Known = dict[tuple[str, str], tuple[str, str, dict[str, str], int]]
+# (schema, table) lower-cased -> (schema, table, its columns) as reflected, and the order in
+# which it was reflected (0, 1, ...).
+Known = dict[tuple[str, str], tuple[str, str, tuple[str, ...], int]]
 # PostgreSQL's words for a rejected login, whose fix is the credentials, not the network.
 _AUTH_FAILED = ("password authentication failed", "no password supplied")
 

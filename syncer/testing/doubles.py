@@ -34,6 +34,7 @@ from syncer.steps import (
     CursorValue,
     DeletionPolicy,
     Either,
+    Notice,
     Raw,
     Record,
     RecordError,
@@ -51,16 +52,17 @@ __all__ = ["ListSource", "ListSourceConfig", "ListStream", "MemorySink", "Memory
 class ListStream:
     """One stream of a `ListSource`: its records, which a test may change between runs.
 
-    A record is an entity, or a `RecordError` (a record the source could not read). With a
-    `cursor`, a read from `since` yields only the entities whose cursor field is at or after
-    it, as an incremental API would (and any entity without a value, and every error). With
+    A record is an entity, a `RecordError` (a record the source could not read) or a `Notice`
+    (something the reader tells the run). With a `cursor`, a read from `since` yields only the
+    entities whose cursor field is at or after it, as an incremental API would (and any entity
+    without a value, and every error and notice). With
     `raw`, each entity is offered as a `Raw` record, its digest taken from its JSON, and the
     source lists the keys the engine had it map (`ListSource.mapped`).
     """
 
     name: str
     entity_type: str
-    records: list[Either] = field(default_factory=list)
+    records: list[Either | Notice] = field(default_factory=list)
     cursor: Cursor | None = None
     deletions: DeletionPolicy = "detect"
     raw: bool = False
@@ -97,7 +99,7 @@ class ListSource(Source):
     def _read(self, stream: ListStream, since: CursorValue | None) -> Iterator[Record]:
         self.reads.append((stream.name, since))
         for record in list(stream.records):  # a copy: the test may change the list meanwhile
-            if isinstance(record, RecordError):
+            if isinstance(record, RecordError | Notice):
                 yield record
             elif _at_or_after(record, stream.cursor, since):
                 yield self._raw(record, stream.cursor) if stream.raw else record

@@ -56,27 +56,23 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str,
 
 
 class Served:
-    """A `syncer serve` subprocess on a workflow whose source is openlineage."""
+    """A `syncer serve` subprocess on a workflow whose source is openlineage; `source_config`
+    adds keys to the source's config (the workflow file is `config`, its JSONL sink `out`)."""
 
-    def __init__(self, root: Path, env: dict[str, str]) -> None:
+    def __init__(self, root: Path, env: dict[str, str], **source_config: Any) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.inbox = root / "lineage" / "inbox.sqlite"
-        config = root / "workflow.yaml"
+        self.config = root / "workflow.yaml"
+        self.out = root / "out.jsonl"
+        self.env = env | {"LINEAGE_TOKEN": TOKEN}
         receiver = {"port": self.port, "token": "${env:LINEAGE_TOKEN}"}
-        spec = {
-            "workflow": "lineage",
-            "source": {
-                "type": "openlineage",
-                "config": {"inbox": "lineage/inbox.sqlite", "receiver": receiver},
-            },
-            "sinks": [{"type": "jsonl", "config": {"path": "out.jsonl"}}],
-        }
-        config.write_text(yaml.safe_dump(spec), encoding="utf-8")
+        self.base: dict[str, Any] = {"inbox": "lineage/inbox.sqlite", "receiver": receiver}
+        self.write_config(**source_config)
         self.process = subprocess.Popen(
-            [str(SYNCER), "serve", str(config)],
+            [str(SYNCER), "serve", str(self.config)],
             cwd=root,
-            env=env | {"LINEAGE_TOKEN": TOKEN},
+            env=self.env,
             stderr=subprocess.PIPE,
             text=True,
         )
@@ -85,6 +81,15 @@ class Served:
             assert self.process.poll() is None, self.process.communicate()[1]
             assert time.monotonic() < deadline, "syncer serve never answered"
             time.sleep(0.1)
+
+    def write_config(self, **source_config: Any) -> None:
+        """The workflow file, its source's config the inbox and receiver plus these keys."""
+        spec = {
+            "workflow": "lineage",
+            "source": {"type": "openlineage", "config": self.base | source_config},
+            "sinks": [{"type": "jsonl", "config": {"path": self.out.name}}],
+        }
+        self.config.write_text(yaml.safe_dump(spec), encoding="utf-8")
 
     def answers(self) -> bool:
         try:

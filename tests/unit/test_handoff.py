@@ -11,7 +11,12 @@ import pytest
 from syncer.handoff import read_ahead
 
 
-def test_items_come_in_order_from_another_thread() -> None:
+# Small bounds go item by item, large ones in chunks (`syncer.handoff.CHUNK`).
+BOUNDS = [7, 10, 5000]
+
+
+@pytest.mark.parametrize("bound", BOUNDS)
+def test_items_come_in_order_from_another_thread(bound: int) -> None:
     threads: set[str] = set()
 
     def produce() -> Iterator[int]:
@@ -19,21 +24,21 @@ def test_items_come_in_order_from_another_thread() -> None:
             threads.add(threading.current_thread().name)
             yield i
 
-    assert list(read_ahead(produce(), bound=7, name="read-test")) == list(range(1000))
+    assert list(read_ahead(produce(), bound=bound, name="read-test")) == list(range(1000))
     assert threads == {"read-test"}
 
 
-def test_an_error_is_raised_after_the_items_read_before_it() -> None:
+@pytest.mark.parametrize("bound", BOUNDS)
+def test_an_error_is_raised_after_the_items_read_before_it(bound: int) -> None:
     def produce() -> Iterator[int]:
-        yield 1
-        yield 2
+        yield from range(300)
         raise ValueError("the catalog went away")
 
     got: list[int] = []
     with pytest.raises(ValueError, match="went away"):
-        for item in read_ahead(produce(), bound=10, name="read-test"):
+        for item in read_ahead(produce(), bound=bound, name="read-test"):
             got.append(item)
-    assert got == [1, 2]
+    assert got == list(range(300))
 
 
 def test_a_reader_that_stops_early_stops_and_closes_the_producer() -> None:

@@ -32,6 +32,20 @@ class RawForeignKey:
     name: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ColumnRows:
+    """A table's columns as the driver returned them, built into `RawColumn`s only when the
+    table is mapped. Hashing the rows costs a fraction of building objects from them, and a
+    re-run maps only the tables whose digest moved: a reflector reading a whole catalog in a
+    few statements leaves its columns so. `rows` must hold everything `build` reads (the
+    spelling of a type the driver gives as an oid, say), and `build` must not touch the
+    connection: it runs in the engine's thread, after the reflector has moved on."""
+
+    rows: tuple[Any, ...]
+    names: tuple[str, ...]
+    build: Callable[[], list[RawColumn]]
+
+
 @dataclass(slots=True)
 class RawTable:
     name: str
@@ -45,6 +59,19 @@ class RawTable:
     primary_key: tuple[str, ...] = ()
     unique: list[tuple[str, ...]] = field(default_factory=list)
     foreign_keys: list[RawForeignKey] = field(default_factory=list)
+    # Columns not built yet (`complete` builds them); `columns` is empty meanwhile.
+    column_rows: ColumnRows | None = None
+
+    def column_names(self) -> tuple[str, ...]:
+        if self.column_rows is not None:
+            return self.column_rows.names
+        return tuple(c.name for c in self.columns)
+
+    def complete(self) -> RawTable:
+        """This table with its columns built, for mapping."""
+        if self.column_rows is not None:
+            self.columns, self.column_rows = self.column_rows.build(), None
+        return self
 
 
 def _getter(cls: type, *, without: tuple[str, ...] = ()) -> Callable[[Any], tuple[Any, ...]]:
@@ -54,7 +81,7 @@ def _getter(cls: type, *, without: tuple[str, ...] = ()) -> Callable[[Any], tupl
     return lambda value: tuple(get(value))
 
 
-_NESTED = ("columns", "foreign_keys")
+_NESTED = ("columns", "foreign_keys", "column_rows")
 _TABLE, _COLUMN, _FOREIGN_KEY = (
     _getter(RawTable, without=_NESTED),
     _getter(RawColumn),
@@ -66,9 +93,10 @@ def plain(table: RawTable) -> tuple[Any, ...]:
     """Everything a reflector read of a table, as plain tuples: what its raw digest hashes
     (the `repr` of tuples of strings, numbers and None is exact, and much faster than that of
     dataclasses)."""
+    deferred = table.column_rows
     return (
         _TABLE(table),
-        tuple(map(_COLUMN, table.columns)),
+        deferred.rows if deferred is not None else tuple(map(_COLUMN, table.columns)),
         tuple(map(_FOREIGN_KEY, table.foreign_keys)),
     )
 

@@ -8,11 +8,15 @@ from __future__ import annotations
 import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
 
 from syncer.connectors.sql.reflect.model import (
+    ColumnRows,
     Lookup,
     NameFilter,
     RawColumn,
@@ -104,7 +108,7 @@ class SqliteReflector:
             )
             if columns is not None:
                 try:
-                    _apply_columns(columns.take(name), table)
+                    _defer_columns(columns.take(name), table)
                 except sqlite3.Error:
                     # One broken view (over a dropped table) fails the join from there on: the
                     # rest is read table by table, so that only the broken one is reported.
@@ -170,28 +174,45 @@ class SqliteReflector:
 
 
 class _Grouped:
-    """Rows sorted by their first column (a table's name), handed over a table at a time."""
+    """Rows sorted by their first column (a table's name), handed over a table at a time;
+    grouped by `itertools.groupby`, in C, as there are hundreds of thousands of them."""
 
     def __init__(self, rows: Iterable[Any]) -> None:
-        self._rows = iter(rows)
-        self._next: Any = next(self._rows, None)
+        self._groups = groupby(rows, key=itemgetter(0))
+        self._next: tuple[str, Iterator[Any]] | None = next(self._groups, None)
 
     def take(self, name: str) -> list[Any]:
         """The rows of table `name`, the next table in the rows' order (none if it has none)."""
-        taken = []
-        while self._next is not None and self._next[0] == name:
-            taken.append(self._next)
-            self._next = next(self._rows, None)
+        if self._next is None or self._next[0] != name:
+            return []
+        taken = list(self._next[1])
+        self._next = next(self._groups, None)
         return taken
+
+
+def _defer_columns(rows: list[Any], table: RawTable) -> None:
+    """A table's columns, left as rows until it is mapped; its primary key at once."""
+    table.column_rows = ColumnRows(
+        tuple(rows), tuple([row[2] for row in rows]), partial(_columns, rows)
+    )
+    _apply_primary_key(rows, table)
 
 
 def _apply_columns(rows: Iterable[Any], table: RawTable) -> None:
     rows = list(rows)
+    table.columns.extend(_columns(rows))
+    _apply_primary_key(rows, table)
+
+
+def _columns(rows: list[Any]) -> list[RawColumn]:
     # Positional: on 200,000 columns, keyword arguments cost a tenth of a second.
-    table.columns.extend(
+    return [
         RawColumn(name, type_ or "", not notnull, cid + 1, None if dflt is None else str(dflt))
         for _, cid, name, type_, notnull, dflt, _ in rows
-    )
+    ]
+
+
+def _apply_primary_key(rows: list[Any], table: RawTable) -> None:
     positions = sorted((pk, name) for _, _, name, _, _, _, pk in rows if pk)
     table.primary_key = tuple(name for _, name in positions)
 

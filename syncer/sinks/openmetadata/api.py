@@ -139,10 +139,18 @@ def create_request(
 
 
 def lineage_request(
-    payload: dict[str, Any], from_id: str, to_id: str, naming: Naming
+    payload: dict[str, Any],
+    from_id: str,
+    to_id: str,
+    naming: Naming,
+    *,
+    pipeline_id: str | None = None,
 ) -> dict[str, Any]:
-    """OpenMetadata's `AddLineage` body for an edge whose ends have these ids."""
+    """OpenMetadata's `AddLineage` body for an edge whose ends have these ids, and whose
+    pipeline (if it names one) has `pipeline_id`."""
     details: dict[str, Any] = {"source": payload.get("source", "Manual")}
+    if pipeline_id is not None:
+        details["pipeline"] = {"id": pipeline_id, "type": payload["pipeline"]["type"]}
     if payload.get("sqlQuery"):
         details["sqlQuery"] = payload["sqlQuery"]
     if payload.get("description"):
@@ -172,6 +180,15 @@ def lineage_ends(payload: dict[str, Any], naming: Naming) -> tuple[tuple[str, st
         (payload[end]["type"], naming.fqn(payload[end]["fullyQualifiedName"]))
         for end in ("fromEntity", "toEntity")
     )
+
+
+def lineage_pipeline(payload: dict[str, Any], naming: Naming) -> tuple[str, str] | None:
+    """(entity type, FQN) of the pipeline that moves an edge's data, as OpenMetadata names it;
+    None for an edge without one."""
+    pipeline = payload.get("pipeline")
+    if not pipeline:
+        return None
+    return pipeline["type"], naming.fqn(pipeline["fullyQualifiedName"])
 
 
 def test_result_request(payload: dict[str, Any]) -> dict[str, Any]:

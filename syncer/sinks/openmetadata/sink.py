@@ -1,9 +1,9 @@
 """The `openmetadata` sink: sends committed changes to OpenMetadata's REST API.
 
 Entities are created or updated with `PUT` (in bulk where the server offers it), deletions are
-soft and recursive, lineage goes after both its ends. A change OpenMetadata refuses (a 4xx) is
-that change's failure and stays pending; a server that cannot be reached fails the whole sink,
-and its backlog waits for the next run.
+soft and recursive, lineage goes after both its ends and the pipeline it names. A change
+OpenMetadata refuses (a 4xx) is that change's failure and stays pending; a server that cannot be
+reached fails the whole sink, and its backlog waits for the next run.
 """
 
 from __future__ import annotations
@@ -229,7 +229,15 @@ class OpenMetadataSink(Sink):
             if entity_id is None:
                 return f"lineage end {entity_type} {fqn} is not in OpenMetadata (yet)"
             ids.append(entity_id)
-        body = api.lineage_request(payload, ids[0], ids[1], self._naming)
+        pipeline = api.lineage_pipeline(payload, self._naming)
+        pipeline_id = None if pipeline is None else self._id_of(*pipeline)
+        if pipeline is not None and pipeline_id is None:
+            # Like a missing end: the edge stays pending and goes once the pipeline is there.
+            return (
+                f"lineage pipeline {pipeline[1]} is not in OpenMetadata (yet); the edge is sent "
+                "again on the next run: sync that pipeline, or fix the name its source gives it"
+            )
+        body = api.lineage_request(payload, ids[0], ids[1], self._naming, pipeline_id=pipeline_id)
         response = self._call("PUT", "lineage", json=body)
         return None if response.ok else error_message(response)
 

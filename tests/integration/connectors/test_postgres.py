@@ -767,6 +767,12 @@ CATALOG_EDITS = {
         ("sales", "orders"),
         "columns.ref.constraint",
     ),
+    # The column's own catalog row stays as it was: its type is spelled from the enum's.
+    "an enum label of a column's type": (
+        "ALTER TYPE sales.status ADD VALUE 'returned'",
+        ("sales", "orders"),
+        "columns.status.dataTypeDisplay",
+    ),
     "a constraint": (
         "ALTER TABLE public.customers ADD CONSTRAINT one_ip UNIQUE (ip)",
         ("public", "customers"),

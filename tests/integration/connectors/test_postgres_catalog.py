@@ -60,7 +60,11 @@ def _reflector(db: PgDatabase, page_size: int = 5000, user: str = "postgres") ->
 
 
 def _plain(tables: Iterator[RawTable]) -> list[dict[str, Any]]:
-    return [dataclasses.asdict(t) for t in tables]
+    """Each table as built for mapping (its columns left as rows until then)."""
+    return [
+        {k: v for k, v in dataclasses.asdict(t.complete()).items() if k != "column_rows"}
+        for t in tables
+    ]
 
 
 def _by_schema(reflector: PostgresReflector) -> Read:

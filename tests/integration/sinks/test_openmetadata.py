@@ -362,6 +362,86 @@ def test_pipelines_runs_models_test_cases_and_results_go_to_their_endpoints_vali
     assert om.invalid == []
 
 
+THROUGH_PIPELINE = [
+    *catalog([table("orders"), table("daily_revenue")]),
+    _stream("pipeline_services", "pipelineService", {"name": "airflow", "service_type": "Airflow"}),
+    _stream("pipelines", "pipeline", {"name": "revenue", "service": "airflow"}),
+    _stream(
+        "lineage",
+        "lineage",
+        {
+            "from_entity": {"type": "table", "fully_qualified_name": f"{ENGINE_SCHEMA}.orders"},
+            "to_entity": {
+                "type": "table",
+                "fully_qualified_name": f"{ENGINE_SCHEMA}.daily_revenue",
+            },
+            "source": "OpenLineage",
+            "pipeline": {"type": "pipeline", "fully_qualified_name": "airflow.revenue"},
+        },
+    ),
+]
+
+
+def _om_sink(om: OpenMetadataServer) -> OpenMetadataSink:
+    config = {"server": om.url, "token": TOKEN, "retry": FAST_RETRIES, **SERVICE_TYPE}
+    return OpenMetadataSink(OpenMetadataConfig.model_validate(config))
+
+
+def _pipeline_of_edge(om: OpenMetadataServer) -> dict[str, Any]:
+    edge = om.edge(f"{ENGINE_SCHEMA}.orders", f"{ENGINE_SCHEMA}.daily_revenue")
+    assert edge is not None, "the edge did not reach OpenMetadata"
+    pipeline: dict[str, Any] = edge["lineageDetails"]["pipeline"]
+    return pipeline
+
+
+def test_an_edge_through_a_pipeline_reaches_openmetadata_naming_that_pipeline(
+    tmp_path: Path, om: OpenMetadataServer
+) -> None:
+    engine = Engine(tmp_path)
+    engine.write(THROUGH_PIPELINE)
+
+    result = engine.run(sinks={"openmetadata": _om_sink(om)})
+
+    assert [(r.refused, r.error) for r in result.deliveries] == [(0, None)]
+    assert om.invalid == []
+    stored = om.entity("pipeline", "airflow.revenue")
+    assert stored is not None
+    pipeline = _pipeline_of_edge(om)
+    assert (pipeline["id"], pipeline["type"]) == (stored["id"], "pipeline")
+    assert pipeline["fullyQualifiedName"] == "airflow.revenue"
+    [sent] = [r.body for r in om.writes() if r.path == "/v1/lineage"]
+    assert sent["edge"]["lineageDetails"]["pipeline"] == {"id": stored["id"], "type": "pipeline"}
+
+
+def test_an_edge_whose_pipeline_openmetadata_refused_waits_for_it_and_goes_once_it_is_there(
+    tmp_path: Path, om: OpenMetadataServer
+) -> None:
+    engine = Engine(tmp_path)
+    engine.write(THROUGH_PIPELINE)
+    sink = _om_sink(om)
+    om.refuse("airflow.revenue")
+
+    first = engine.run(sinks={"openmetadata": sink})
+
+    assert first.status == "partial" and first.deliveries[0].refused == 1
+    assert first.deliveries[0].waiting == {"airflow.revenue": 1}
+    assert om.edges == {}
+    pending = query_state(
+        engine.state_path, "SELECT entity_type, last_error FROM pending_changes ORDER BY seq"
+    )
+    assert [entity_type for entity_type, _ in pending] == ["pipeline", "lineage"]
+    assert "airflow.revenue" in pending[1][1]
+
+    del om.refusals["airflow.revenue"]
+    second = engine.run(sinks={"openmetadata": sink})
+
+    assert second.status == "succeeded", second.deliveries
+    stored = om.entity("pipeline", "airflow.revenue")
+    assert stored is not None and _pipeline_of_edge(om)["id"] == stored["id"]
+    assert query_state(engine.state_path, "SELECT count(*) FROM pending_changes") == [(0,)]
+    assert om.invalid == []
+
+
 def test_a_tag_openmetadata_lacks_is_refused_by_name_when_the_sink_may_not_create_it(
     tmp_path: Path, om: OpenMetadataServer
 ) -> None:

@@ -475,9 +475,11 @@ class Handlers:
         source, target = self._referenced(edge["fromEntity"]), self._referenced(edge["toEntity"])
         self._check_refused(source["fullyQualifiedName"], target["fullyQualifiedName"])
         self._authorize("lineage", "EditLineage")
-        details = edge.get("lineageDetails") or {}
+        details = dict(edge.get("lineageDetails") or {})
         if "pipeline" in details:
-            self._referenced(details["pipeline"])
+            # Kept as OpenMetadata keeps it: the full reference, named, not the id sent.
+            pipeline = details["pipeline"]
+            details["pipeline"] = _reference(self._referenced(pipeline), pipeline["type"])
         for column_lineage in details.get("columnsLineage") or []:
             for name in column_lineage.get("fromColumns") or []:
                 _check_column(source, edge["fromEntity"]["type"], name)

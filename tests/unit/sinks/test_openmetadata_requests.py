@@ -112,6 +112,38 @@ def test_a_lineage_edge_becomes_add_lineage_between_ids_with_its_column_lineage(
     }
 
 
+THROUGH_AIRFLOW = LineageEdge(
+    from_entity=EntityReference(type="table", fully_qualified_name="shop.main.sales.orders"),
+    to_entity=EntityReference(type="table", fully_qualified_name="shop.main.sales.revenue"),
+    source="PipelineLineage",
+    pipeline=EntityReference(type="pipeline", fully_qualified_name="airflow.revenue"),
+)
+
+
+def test_a_lineage_edge_through_a_pipeline_names_that_pipeline_by_id_in_its_details() -> None:
+    body = api.lineage_request(_payload(THROUGH_AIRFLOW), "id-1", "id-2", PLAIN, pipeline_id="id-3")
+    assert body["edge"]["lineageDetails"] == {
+        "source": "PipelineLineage",
+        "pipeline": {"id": "id-3", "type": "pipeline"},
+    }
+    assert body["edge"]["fromEntity"] == {"id": "id-1", "type": "table"}
+
+
+def test_the_pipeline_of_an_edge_is_looked_up_under_the_renamed_service() -> None:
+    naming = Naming({"airflow": ServiceName("airflow_prod")})
+    assert api.lineage_pipeline(_payload(THROUGH_AIRFLOW), naming) == (
+        "pipeline",
+        "airflow_prod.revenue",
+    )
+
+
+def test_an_edge_without_a_pipeline_has_none_to_look_up_and_sends_none() -> None:
+    plain = THROUGH_AIRFLOW.model_copy(update={"pipeline": None})
+    assert api.lineage_pipeline(_payload(plain), PLAIN) is None
+    body = api.lineage_request(_payload(plain), "id-1", "id-2", PLAIN)
+    assert "pipeline" not in body["edge"]["lineageDetails"]
+
+
 def test_a_test_result_is_posted_under_its_test_case_fqn() -> None:
     result = TestCaseResult(
         test_case="shop.main.sales.orders.email.email_not_null",

@@ -61,7 +61,8 @@ def test_a_quoted_service_prefix_keeps_its_dot() -> None:
 def test_an_unmapped_namespace_is_unresolved_and_says_what_to_add() -> None:
     found = table_fqn("postgres://other:5432", "sales.public.orders", NAMESPACES)
     assert isinstance(found, Unresolved)
-    assert "postgres://other:5432 is not mapped: add it to namespaces" in found.reason
+    assert "postgres://other:5432 is not mapped: add it to the source's namespaces" in found.reason
+    assert found.reason.endswith("or set unknown_datasets: create")
 
 
 def test_a_mysql_namespace_mapped_to_a_service_alone_asks_for_service_dot_database() -> None:

@@ -320,3 +320,112 @@ def test_a_dbt_ol_build_of_the_shop_project_gives_its_model_lineage_edge_by_edge
         if c.entity_type == "pipelineStatus" and c.payload["executionStatus"] == "Failed"
     ]
     assert len(failed) == 2  # the failing test, and the dbt run it failed
+
+
+# --- datasets in unmapped namespaces ----------------------------------------------------------
+
+CRM_SERVICE = "openlineage_mysql_crm_internal_3306"
+ACCOUNTS_TABLE = f"{CRM_SERVICE}.default.crm.accounts"
+FACTS_TABLE = "warehouse.shop.analytics.order_facts"
+
+
+def notices(result: RunResult) -> list[str]:
+    """The run's warnings that came from a stream's reader (the others name the tables of
+    another workflow, which this one never emits)."""
+    return [w for w in result.warnings if w.startswith("stream ")]
+
+
+def described(namespace: str, name: str, **types: str) -> Any:
+    """An input whose `schema` facet gives its columns and their types."""
+    fields = [schema_dataset.SchemaDatasetFacetFields(name=c, type=t) for c, t in types.items()]
+    facets: dict[str, Any] = {"schema": schema_dataset.SchemaDatasetFacet(fields=fields)}
+    return InputDataset(namespace=namespace, name=name, facets=facets)
+
+
+def test_a_held_back_dataset_is_a_run_warning_that_names_the_namespace_to_add(
+    inbox: Inbox, tmp_path: Path
+) -> None:
+    inbox.append(a_run(RunState.COMPLETE, T0, [ORDERS, ACCOUNTS], [FACTS]))
+
+    result = sync(source(inbox), tmp_path, MemorySink())
+
+    assert notices(result) == [
+        f"stream lineage: lineage of dataset {CRM}/crm.accounts is held back: its namespace "
+        f"{CRM} is not mapped: add it to the source's namespaces with the service name our sql "
+        "source gives that server, or set unknown_datasets: create"
+    ]
+    assert result.streams["lineage"].scanned == 2 and result.streams["lineage"].errors == 0
+
+
+def test_with_create_an_unmapped_dataset_gets_a_table_with_its_columns_and_its_edge_at_once(
+    inbox: Inbox, tmp_path: Path
+) -> None:
+    accounts = described(CRM, "crm.accounts", id="int unsigned", owner="varchar(80)")
+    inbox.append(a_run(RunState.COMPLETE, T0, [ORDERS, accounts], [FACTS]))
+    sink = MemorySink()
+
+    result = sync(source(inbox, unknown_datasets="create"), tmp_path, sink)
+
+    assert notices(result) == []
+    made = {(c.entity_type, c.key): c.payload for c in sink.written if c.kind == "created"}
+    assert made["databaseService", CRM_SERVICE]["serviceType"] == "Mysql"
+    assert ("database", f"{CRM_SERVICE}.default") in made
+    assert ("databaseSchema", f"{CRM_SERVICE}.default.crm") in made
+    columns = made["table", ACCOUNTS_TABLE]["columns"]
+    assert [(c["name"], c["dataType"]) for c in columns] == [("id", "INT"), ("owner", "VARCHAR")]
+    assert [k for t, k in made if t == "table"] == [ACCOUNTS_TABLE]  # mapped ones are not made
+    assert f"{ACCOUNTS_TABLE}->{FACTS_TABLE}" in edges(sink)
+    order = [c.entity_type for c in sink.written]
+    assert order.index("table") < order.index("lineage")
+
+
+def test_with_create_a_dataset_only_column_lineage_names_gets_no_table(
+    inbox: Inbox, tmp_path: Path
+) -> None:
+    hinted = dataset(PG, "shop.analytics.order_facts", output=True, order_id=["cte.x.id"])
+    facet = hinted.facets["columnLineage"]
+    facet.fields["order_id"].inputFields[0].namespace = "dbt://ephemeral"
+    inbox.append(a_run(RunState.COMPLETE, T0, [ORDERS], [hinted]))
+    sink = MemorySink()
+
+    sync(source(inbox, unknown_datasets="create"), tmp_path, sink)
+
+    assert not [c for c in sink.written if c.entity_type == "table"]
+    assert list(edges(sink)) == [f"warehouse.shop.public.orders->{FACTS_TABLE}"]
+
+
+def test_with_create_a_rerun_sends_nothing_and_a_new_column_updates_the_table(
+    inbox: Inbox, tmp_path: Path
+) -> None:
+    inbox.append(a_run(RunState.COMPLETE, T0, [described(CRM, "crm.accounts", id="int")], [FACTS]))
+    src = source(inbox, unknown_datasets="create")
+    sync(src, tmp_path, MemorySink())
+
+    again = MemorySink()
+    sync(src, tmp_path, again)
+    assert again.written == []
+
+    wider = described(CRM, "crm.accounts", id="int", region="text")
+    inbox.append(a_run(RunState.COMPLETE, T0 + timedelta(days=1), [wider], [FACTS]))
+    later = MemorySink()
+    sync(src, tmp_path, later)
+    [table] = [c for c in later.written if c.entity_type == "table"]
+    assert (table.kind, table.key) == ("updated", ACCOUNTS_TABLE)
+    assert [c["name"] for c in table.payload["columns"]] == ["id", "region"]
+
+
+def test_with_pending_the_source_has_no_table_streams(inbox: Inbox) -> None:
+    names = [s.name for s in source(inbox).streams()]
+    created = [s.name for s in source(inbox, unknown_datasets="create").streams()]
+
+    assert names == ["services", "pipelines", "pipeline_statuses", "lineage"]
+    assert created == [
+        "services",
+        "pipelines",
+        "pipeline_statuses",
+        "database_services",
+        "databases",
+        "database_schemas",
+        "tables",
+        "lineage",
+    ]

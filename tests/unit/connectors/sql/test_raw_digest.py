@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 
-from syncer.connectors.sql.reflect.model import RawColumn, RawForeignKey, RawTable, plain
+from syncer.connectors.sql.reflect.model import (
+    ColumnRows,
+    RawColumn,
+    RawForeignKey,
+    RawTable,
+    plain,
+)
 
 COLUMN = RawColumn(name="id", type="INTEGER", nullable=False, ordinal=1, default="0", comment="c")
 KEY = RawForeignKey(("id",), "main", "parent", ("id",), name="fk")
@@ -45,7 +51,29 @@ def test_any_change_of_a_foreign_key_changes_the_digested_rows(name: str) -> Non
     assert plain(replace(TABLE, foreign_keys=[key])) != plain(TABLE)
 
 
-@pytest.mark.parametrize("name", [f.name for f in fields(RawTable)])
+@pytest.mark.parametrize("name", [f.name for f in fields(RawTable) if f.name != "column_rows"])
 def test_any_change_of_a_table_changes_the_digested_rows(name: str) -> None:
     changed = replace(TABLE, **{name: _other(getattr(TABLE, name))})
     assert plain(changed) != plain(TABLE)
+
+
+def _deferred(rows: tuple[Any, ...]) -> RawTable:
+    return replace(
+        TABLE,
+        columns=[],
+        column_rows=ColumnRows(rows, ("id",), lambda: [COLUMN]),
+    )
+
+
+def test_columns_left_as_driver_rows_are_digested_as_those_rows() -> None:
+    row = ("t", 0, "id", "INTEGER", 1, "0", 1)
+    assert plain(_deferred((row,))) != plain(_deferred((row[:3] + ("TEXT",) + row[4:],)))
+    assert plain(_deferred((row,))) == plain(_deferred((row,)))
+
+
+def test_columns_left_as_rows_are_built_when_the_table_is_completed() -> None:
+    table = _deferred((("t", 0, "id", "INTEGER", 1, "0", 1),))
+    assert table.column_names() == ("id",) and table.columns == []
+
+    assert table.complete().columns == [COLUMN]
+    assert table.column_rows is None and table.column_names() == ("id",)
