@@ -14,7 +14,7 @@ import structlog
 
 from syncer import fqn
 from syncer.connectors.sql.reflect.model import QueryLogUnavailable
-from syncer.connectors.sql.targets import Target
+from syncer.connectors.sql.targets import COLUMN_SEPARATOR, Target
 from syncer.models import ColumnLineage, EntityReference, LineageEdge, LineageSource, Table
 from syncer.steps import Either, RecordError
 
@@ -149,7 +149,8 @@ class Lineage:
         if database.lower() == target.name.lower():
             known = target.known.get((schema.lower(), table.name.lower()))
             if known is not None and (horizon is None or known[3] < horizon):
-                columns = {column.lower(): column for column in known[2]}
+                names = known[2].split(COLUMN_SEPARATOR) if known[2] else []
+                columns = {column.lower(): column for column in names}
                 return fqn.join(target.fqn, known[0]) + "." + fqn.quote(known[1]), columns
             database = target.name
         return fqn.build(self._service_name, database, schema, table.name), {}

@@ -15,6 +15,7 @@ the engine maps only the tables whose catalog rows moved since the last run.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Generator, Iterator
 from functools import partial
 
@@ -25,7 +26,7 @@ from syncer.connectors.sql.parallel import in_order
 from syncer.connectors.sql.reflect import FILE_DIALECTS, RawTable, reflection_order
 from syncer.connectors.sql.reflect.model import ReadsWholeDatabase, plain
 from syncer.connectors.sql.scope import Scope
-from syncer.connectors.sql.targets import Target
+from syncer.connectors.sql.targets import COLUMN_SEPARATOR, Target
 from syncer.fingerprint import digest_of
 from syncer.steps import Either, Raw, Record, RecordError
 from syncer.text import first_line
@@ -100,16 +101,18 @@ class TableReader:
             known[(schema.lower(), raw.name.lower())] = (
                 schema,
                 raw.name,
-                raw.column_names(),
+                COLUMN_SEPARATOR.join(raw.column_names()),
                 len(known),
             )
-            digest = digest_of(self._dialect, target.fqn, schema, plain(raw))
-            target.known_digest = digest_of(target.known_digest, digest)
+            digest = own = digest_of(self._dialect, target.fqn, schema, plain(raw))
             if self._view_lineage and raw.definition is not None:
                 target.horizons[record] = len(known)
-                # Its lineage edges depend on every table known so far, and so does its digest:
-                # an unchanged view gives the same edges, which the engine then carries over.
-                digest = target.known_digest
+                # Its lineage edges depend on the tables its SQL reads, as known so far, and so
+                # does its digest: an unchanged view gives the same edges, which the engine
+                # then carries over.
+                digest = digest_of(own, _read_by(raw.definition, target.name_digests))
+            name = raw.name.lower()
+            target.name_digests[name] = digest_of(target.name_digests.get(name), own)
             yield Raw(record, digest, partial(self._table, raw, target.fqn, schema, record))
 
     def _table(self, raw: RawTable, database_fqn: str, schema: str, record: str) -> Either:
@@ -117,3 +120,18 @@ class TableReader:
             return to_table(raw.complete(), database_fqn, schema, self._dialect)
         except ValueError as err:  # pydantic's ValidationError and FQNError included
             return RecordError(record, f"table could not be mapped: {first_line(err)}")
+
+
+# A name in SQL: "quoted" (with "" inside), `quoted` (with `` inside), [quoted], or a word.
+_NAME = re.compile(r'"((?:[^"]|"")*)"|`((?:[^`]|``)*)`|\[([^\]]*)\]|([^\W\d][\w$]*)')
+
+
+def _read_by(sql: str, name_digests: dict[str, str]) -> list[tuple[str, str]]:
+    """The digests of every relation known so far whose name the SQL writes: a superset of
+    the tables a view reads (its words include keywords and aliases), so that a view's digest
+    moves with any table its lineage may resolve to, in whatever schema."""
+    names = set()
+    for double, back, bracket, word in _NAME.findall(sql):
+        name = double.replace('""', '"') or back.replace("``", "`") or bracket or word
+        names.add(name.lower())
+    return sorted((name, name_digests[name]) for name in names if name in name_digests)
