@@ -14,7 +14,7 @@ from typing import Literal
 import duckdb
 import pyarrow as pa
 
-from syncer.state.connection import now, scanning
+from syncer.state.connection import now, one, scanning
 from syncer.state.rows import Batch, ChangeRow, DependencyRow, Known, Missing
 
 _LIST = pa.list_(pa.string())
@@ -35,13 +35,19 @@ def changed(
     """
     batch = pa.table({"i": pa.array(range(len(keys)), pa.int64()), "key": keys, "fp": fingerprints})
     with scanning(connection, "batch", batch):
+        # The payloads are looked up through a semi join first. Joined to `changes` directly,
+        # a batch of new keys (no `last_seq` to narrow the scan by) made DuckDB read every
+        # payload of the change log, once per batch: a 100,000-table first run spent 0.26 s in
+        # this query, 0.12 s now. The semi join reads no payload when no key is known, and
+        # only those it needs when some are.
         rows = connection.execute(
             "WITH differing AS (SELECT b.i, e.fingerprint, e.deleted_run, e.last_seq "
             "FROM batch b LEFT JOIN entities e "
             "ON e.workflow = ? AND e.stream = ? AND e.key = b.key "
-            "WHERE e.fingerprint IS DISTINCT FROM b.fp OR e.deleted_run IS NOT NULL) "
+            "WHERE e.fingerprint IS DISTINCT FROM b.fp OR e.deleted_run IS NOT NULL), "
+            "known AS (SELECT seq, payload FROM changes SEMI JOIN differing ON seq = last_seq) "
             "SELECT d.i, d.fingerprint, d.deleted_run IS NOT NULL, c.payload::VARCHAR "
-            "FROM differing d LEFT JOIN changes c ON c.seq = d.last_seq",
+            "FROM differing d LEFT JOIN known c ON c.seq = d.last_seq",
             [workflow, stream],
         ).fetchall()
     return {
@@ -194,13 +200,24 @@ def _write_changes(connection: duckdb.DuckDBPyConnection, batch: Batch) -> None:
     )
     # A list column is not updated in place: DuckDB rewrites the row. Dependencies rarely
     # change, so they are written only where they did (an update that set them on every
-    # changed entity doubled what a re-run added to the file).
-    connection.execute(
-        "UPDATE entities e SET depends_on = n.depends_on FROM new_changes n "
-        "WHERE n.kind <> 'deleted' AND e.workflow = ? AND e.stream = ? AND e.key = n.key "
-        "AND e.depends_on IS DISTINCT FROM n.depends_on",
-        [batch.workflow, batch.stream],
-    )
+    # changed entity doubled what a re-run added to the file). Whether any did is asked first:
+    # the UPDATE reads every column of the stream's entities (a list column is rewritten as a
+    # whole row), the question only keys and dependencies, in half the time; and usually
+    # none did (on a first run, never).
+    moved = "e.workflow = ? AND e.stream = ? AND e.depends_on IS DISTINCT FROM n.depends_on"
+    params = [batch.workflow, batch.stream]
+    if one(
+        connection.execute(
+            "SELECT count(*) FROM entities e JOIN new_changes n ON e.key = n.key "
+            f"WHERE n.kind <> 'deleted' AND {moved}",
+            params,
+        )
+    ):
+        connection.execute(
+            "UPDATE entities e SET depends_on = n.depends_on FROM new_changes n "
+            f"WHERE n.kind <> 'deleted' AND e.key = n.key AND {moved}",
+            params,
+        )
     connection.execute(
         "UPDATE entities e SET deleted_run = ?, changed_run = ?, last_seq = n.seq "
         "FROM new_changes n WHERE n.kind = 'deleted' AND e.workflow = ? AND e.stream = ? "

@@ -65,8 +65,11 @@ CursorOrdering = Literal["sorted", "unsorted"]
 # (plus `cursors.future_tolerance_seconds`); a plain sequence number is not.
 CursorUnit = Literal["epoch_s", "epoch_ms"]
 # `detect`: keys the state holds that a complete read did not see are deletions (with the
-# fail-safe); `never`: the stream cannot tell a missing record from one it did not read.
-DeletionPolicy = Literal["detect", "never"]
+# fail-safe), but a read that yields nothing at all looks like an outage and deletes nothing;
+# `complete`: the same, and an empty read is complete too, for a stream the source computes
+# from what it already holds (nothing read: nothing left); `never`: the stream cannot tell a
+# missing record from one it did not read.
+DeletionPolicy = Literal["detect", "complete", "never"]
 
 
 class StepConfig(BaseModel):

@@ -118,7 +118,7 @@ class Sweep:
             return "the stream had errors, so a missing entity may only be unreadable"
         if stream.derived and unhealthy_read:
             return "a stream it derives from had errors or produced nothing"
-        if state.counters.scanned == 0 and not stream.derived:
+        if state.counters.scanned == 0 and not stream.derived and stream.deletions != "complete":
             if self.live_before.get(stream.name):
                 return "the stream produced nothing, which looks like an outage, not deletions"
             return ""

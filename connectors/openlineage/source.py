@@ -61,13 +61,18 @@ class OpenLineageSource(Source):
         self._created: Created | None = None  # with `unknown_datasets: create`, once per run
 
     def streams(self) -> list[Stream]:
+        # Computed from the inbox, which is local: a stream that finds nothing has nothing
+        # left (the last created table's namespace got mapped, the last edge retired).
         created = []
         if self.config.unknown_datasets == "create":
             created = [
-                Stream("database_services", "databaseService", read=self._read_db_services),
-                Stream("databases", "database", read=self._read_databases),
-                Stream("database_schemas", "databaseSchema", read=self._read_schemas),
-                Stream("tables", "table", read=self._read_tables),
+                Stream(name, entity_type, read=read, deletions="complete")
+                for name, entity_type, read in (
+                    ("database_services", "databaseService", self._read_db_services),
+                    ("databases", "database", self._read_databases),
+                    ("database_schemas", "databaseSchema", self._read_schemas),
+                    ("tables", "table", self._read_tables),
+                )
             ]
         return [
             Stream("services", "pipelineService", read=self._read_services),
@@ -81,7 +86,7 @@ class OpenLineageSource(Source):
                 deletions="never",
             ),
             *created,
-            Stream("lineage", "lineage", read=self._read_lineage),
+            Stream("lineage", "lineage", read=self._read_lineage, deletions="complete"),
         ]
 
     def test_connection(self) -> ConnectionReport:

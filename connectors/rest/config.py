@@ -111,7 +111,9 @@ class EndpointConfig(StepConfig):
     cursor: CursorConfig | None = None
     """Incremental reads; unset: every run reads everything."""
     deletions: DeletionPolicy = "detect"
-    """`never` when the endpoint cannot list everything it has."""
+    """`detect`: records a whole read no longer lists are deleted, but an empty answer deletes
+    nothing (it looks like an outage); `complete`: an empty answer is believed too; `never`
+    when the endpoint cannot list everything it has."""
 
     @field_validator("records")
     @classmethod

@@ -186,6 +186,19 @@ def test_a_namespace_mapped_later_retires_its_created_tables(served: Served) -> 
     assert of(later, "created", "table") == {}
 
 
+def test_mapping_the_last_namespace_too_retires_every_created_table(served: Served) -> None:
+    sync(served)
+    before = len(changes(served))
+    served.write_config(unknown_datasets="create", namespaces={PG: "warehouse", CRM: "crm"})
+
+    document = sync(served, "--fail-safe-percent", "100")
+
+    assert document["status"] == "succeeded"
+    later = changes(served)[before:]
+    assert sorted(of(later, "deleted", "table")) == [ACCOUNTS, DAILY, ORDERS]
+    assert sorted(of(later, "deleted", "databaseService")) == [CRM_SERVICE, PG_SERVICE]
+
+
 def test_with_pending_the_run_warns_of_each_held_back_dataset_and_sends_no_edge(
     served: Served,
 ) -> None:

@@ -97,3 +97,19 @@ def test_past_the_bound_one_line_says_more_came_and_the_log_names_each(tmp_path:
         *(f"stream services: {n.message}" for n in many[:NOTICES_PER_STREAM]),
         "stream services: its reader has more notices; the log names each",
     ]
+
+
+def test_a_stream_whose_empty_read_is_complete_takes_it_for_deletions_not_an_outage(
+    tmp_path: Path,
+) -> None:
+    stream = ListStream("services", "databaseService", services("a"), deletions="complete")
+    source = ListSource(stream)
+    sync(source, tmp_path)
+
+    stream.records = [HELD_BACK]
+    emptied = sync(source, tmp_path)
+
+    # Every entity of the stream would go: the fail-safe holds that back, as for any stream.
+    assert emptied.counters.refused == 1
+    assert not any("looks like an outage" in w for w in emptied.warnings), emptied.warnings
+    assert any("deletions refused" in w for w in emptied.warnings), emptied.warnings

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
 from functools import partial
 from itertools import chain, groupby, islice
@@ -470,7 +470,7 @@ class _CatalogRead:
         finally:
             cursor.close()
 
-    def _stream(self, name: str, sql: str, params: dict[str, Any]) -> Iterator[list[Any]]:
+    def _stream(self, name: str, sql: str, params: dict[str, Any]) -> Iterator[Sequence[Any]]:
         """A statement's rows, a page (`page_size` rows) at a time from a server-side cursor."""
         if not self._named_cursors:
             options = {"stream_results": True, "max_row_buffer": self._page_size}
@@ -486,9 +486,9 @@ class _CatalogRead:
         try:
             cursor.execute(sql, params)
             while True:
-                page = cursor.fetchmany(self._page_size)
-                yield page
-                if len(page) < self._page_size:
+                fetched = cursor.fetchmany(self._page_size)
+                yield fetched
+                if len(fetched) < self._page_size:
                     return
         finally:
             cursor.close()
@@ -499,7 +499,7 @@ class _ByPosition:
     relation's rows in turn. Grouped by `itertools.groupby`, in C: 160,000 column rows pass
     through here on every run."""
 
-    def __init__(self, pages: Iterator[list[Any]]) -> None:
+    def __init__(self, pages: Iterator[Sequence[Any]]) -> None:
         self._groups = groupby(chain.from_iterable(pages), key=itemgetter(0))
         self._next: tuple[int, Iterator[Any]] | None = None
         self._started = False
