@@ -5,9 +5,9 @@ sql source reflects several schemas at once (`connectors.sql.parallel`). At most
 wait in the queue; an error the producer meets is raised to the reader after the items produced
 before it, as if the items were read in the reader's thread.
 
-Items go over in chunks of up to `CHUNK` (fewer for a small bound): a queue's put and get each take a lock and may wake
-the other thread, which, item by item, cost more than reading a catalog row (a third of a
-no-change run over 20,000 SQLite tables).
+Items go over in chunks of up to `CHUNK` (fewer for a small bound): a queue's put and get
+each take a lock and may wake the other thread, which, item by item, cost more than reading a
+catalog row (a third of a no-change run over 20,000 SQLite tables).
 """
 
 from __future__ import annotations

@@ -10,7 +10,6 @@ import pytest
 
 from syncer.handoff import read_ahead
 
-
 # Small bounds go item by item, large ones in chunks (`syncer.handoff.CHUNK`).
 BOUNDS = [7, 10, 5000]
 

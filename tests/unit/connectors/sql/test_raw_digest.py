@@ -67,7 +67,7 @@ def _deferred(rows: tuple[Any, ...]) -> RawTable:
 
 def test_columns_left_as_driver_rows_are_digested_as_those_rows() -> None:
     row = ("t", 0, "id", "INTEGER", 1, "0", 1)
-    assert plain(_deferred((row,))) != plain(_deferred((row[:3] + ("TEXT",) + row[4:],)))
+    assert plain(_deferred((row,))) != plain(_deferred(((*row[:3], "TEXT", *row[4:]),)))
     assert plain(_deferred((row,))) == plain(_deferred((row,)))
 
 
