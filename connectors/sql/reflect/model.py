@@ -37,13 +37,13 @@ class ColumnRows:
     """A table's columns as the driver returned them, built into `RawColumn`s only when the
     table is mapped. Hashing the rows costs a fraction of building objects from them, and a
     re-run maps only the tables whose digest moved: a reflector reading a whole catalog in a
-    few statements leaves its columns so. `rows` must hold everything `build` reads (the
-    spelling of a type the driver gives as an oid, say), and `build` must not touch the
+    few statements leaves its columns so. `rows` must hold everything `fill` reads (the
+    spelling of a type the driver gives as an oid, say), and `fill` must not touch the
     connection: it runs in the engine's thread, after the reflector has moved on."""
 
     rows: tuple[Any, ...]
     names: tuple[str, ...]
-    build: Callable[[], list[RawColumn]]
+    fill: Callable[[RawTable], None]  # sets the table's columns, and what else the rows give
 
 
 @dataclass(slots=True)
@@ -69,8 +69,9 @@ class RawTable:
 
     def complete(self) -> RawTable:
         """This table with its columns built, for mapping."""
-        if self.column_rows is not None:
-            self.columns, self.column_rows = self.column_rows.build(), None
+        deferred, self.column_rows = self.column_rows, None
+        if deferred is not None:
+            deferred.fill(self)
         return self
 
 

@@ -570,14 +570,15 @@ def _column_rows(rows: list[Any], spell: Callable[[int, str], str]) -> ColumnRow
     """A relation's column rows, with each type spelled now: spelling may ask the server about
     a type met for the first time, and the columns are built later, in another thread."""
     types = tuple([spell(row[6], row[2]) for row in rows])
-    return ColumnRows(
-        (tuple(rows), types), tuple([row[1] for row in rows]), partial(_columns, rows, types)
-    )
+    return ColumnRows((tuple(rows), types), tuple(map(_NAME, rows)), partial(_fill, rows, types))
 
 
-def _columns(rows: list[Any], types: tuple[str, ...]) -> list[RawColumn]:
+_NAME = itemgetter(1)  # of a `_COLUMNS_SQL` row
+
+
+def _fill(rows: list[Any], types: tuple[str, ...], table: RawTable) -> None:
     # Positional: a frozen dataclass's keyword arguments cost more, 160,000 times a read.
-    return [
+    table.columns = [
         RawColumn(name, type_, nullable, ordinal, default, comment)
         for ordinal, ((_, name, _, nullable, default, comment, _), type_) in enumerate(
             zip(rows, types, strict=True), start=1

@@ -61,7 +61,7 @@ def _deferred(rows: tuple[Any, ...]) -> RawTable:
     return replace(
         TABLE,
         columns=[],
-        column_rows=ColumnRows(rows, ("id",), lambda: [COLUMN]),
+        column_rows=ColumnRows(rows, ("id",), lambda table: table.columns.append(COLUMN)),
     )
 
 
