@@ -14,10 +14,9 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from syncer.state.connection import one
-from syncer.state.records import Change, ChangeBatch, ChangeKind, History
+from syncer.state.records import Change, ChangeBatch, ChangeKind, ChangeRows, History
 
 # The columns of a `Change`, in its field order (payload_json follows).
 CHANGE_COLUMNS = (
@@ -101,14 +100,15 @@ def _seqs(connection: duckdb.DuckDBPyConnection, where: str, params: list[Any]) 
 
 
 def _batch(connection: duckdb.DuckDBPyConnection, workflow: str, seqs: list[int]) -> ChangeBatch:
-    """The rows come as one Arrow table, and only when a sink asks for them."""
+    """The rows are read in one query, and only when a sink asks for them."""
 
-    def load() -> pa.Table:
-        return connection.sql(
+    def load() -> ChangeRows:
+        rows = connection.execute(
             f"{SELECT_CHANGES} "
             "WHERE workflow = $workflow AND seq IN (SELECT unnest($seqs)) ORDER BY seq",
-            params={"workflow": workflow, "seqs": seqs},
-        ).to_arrow_table()
+            {"workflow": workflow, "seqs": seqs},
+        ).fetchall()
+        return ChangeRows(rows)
 
     return ChangeBatch(seqs, load)
 

@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from syncer.state.connection import first, now, one, scanning
 
@@ -59,8 +58,7 @@ def record_delivery(
         [workflow, sink, offset, at],
     )
     if delivered:
-        acked = pa.table({"seq": pa.array(list(delivered), pa.int64())})
-        with scanning(connection, "acked", acked):
+        with scanning(connection, "acked", {"seq": delivered}, {"seq": "BIGINT"}):
             connection.execute(
                 "DELETE FROM pending_deliveries WHERE workflow = ? AND sink = ? "
                 "AND seq IN (SELECT seq FROM acked)",
@@ -84,13 +82,8 @@ def _record_refusals(
     at: datetime,
 ) -> None:
     """One more attempt for each refused change (its first, if it was not pending yet)."""
-    table = pa.table(
-        {
-            "seq": pa.array(list(refused), pa.int64()),
-            "reason": pa.array(list(refused.values()), pa.string()),
-        }
-    )
-    with scanning(connection, "refused", table):
+    table: dict[str, Sequence[Any]] = {"seq": list(refused), "reason": list(refused.values())}
+    with scanning(connection, "refused", table, {"seq": "BIGINT"}):
         connection.execute(
             "INSERT INTO pending_deliveries (workflow, sink, seq, attempts, last_error, "
             "first_failed_at, last_failed_at, dead_at) "

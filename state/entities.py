@@ -2,7 +2,7 @@
 
 An entity row keeps its key, fingerprint and dependencies (the keys whose deletion takes it
 with it, computed by the engine); its payload lives in the change that last touched it. Every
-write is one statement over an Arrow table, however large the batch.
+write is one statement over a temp table of the batch (`scanning`), however large it is.
 """
 
 from __future__ import annotations
@@ -12,13 +12,11 @@ from collections.abc import Collection, Sequence
 from typing import Literal
 
 import duckdb
-import pyarrow as pa
 
 from syncer.state.connection import now, one, scanning
 from syncer.state.rows import Batch, ChangeRow, DependencyRow, Known, Missing
 
-_LIST = pa.list_(pa.string())
-_CHANGE_TYPES = {"changed_fields": _LIST, "depends_on": _LIST}
+_CHANGE_TYPES = {"changed_fields": "VARCHAR[]", "depends_on": "VARCHAR[]"}
 
 
 def changed(
@@ -33,7 +31,7 @@ def changed(
     Keys the state holds with the same fingerprint are left out: on a re-run that finds
     nothing new, nothing comes back from DuckDB at all.
     """
-    batch = pa.table({"i": pa.array(range(len(keys)), pa.int64()), "key": keys, "fp": fingerprints})
+    batch = {"i": range(len(keys)), "key": keys, "fp": fingerprints}
     with scanning(connection, "batch", batch):
         # The payloads are looked up through a semi join first. Joined to `changes` directly,
         # a batch of new keys (no `last_seq` to narrow the scan by) made DuckDB read every
@@ -63,7 +61,7 @@ def same_digests(
     digests: list[str],
 ) -> set[int]:
     """The positions of the keys whose live entity holds the same raw digest."""
-    batch = pa.table({"i": pa.array(range(len(keys)), pa.int64()), "key": keys, "d": digests})
+    batch = {"i": range(len(keys)), "key": keys, "d": digests}
     with scanning(connection, "raw_batch", batch):
         rows = connection.execute(
             "SELECT b.i FROM raw_batch b JOIN entities e "
@@ -80,8 +78,7 @@ def carry_over(
     """Mark seen the live entities that `origins` gave (their relationships, last derived
     from them): those entities are not derived again while their origins are unchanged. How
     many, by stream."""
-    batch = pa.table({"origin": pa.array(origins, pa.string())})
-    with scanning(connection, "carried_origins", batch):
+    with scanning(connection, "carried_origins", {"origin": origins}):
         rows = connection.execute(
             "INSERT INTO seen SELECT e.stream, e.key FROM entities e "
             "SEMI JOIN carried_origins o ON e.origin = o.origin "
@@ -97,9 +94,8 @@ def forget_seen(connection: duckdb.DuckDBPyConnection) -> None:
 
 
 def mark_seen(connection: duckdb.DuckDBPyConnection, stream: str, keys: Sequence[str]) -> None:
-    seen = pa.table({"stream": pa.array([stream] * len(keys), pa.string()), "key": keys})
-    with scanning(connection, "seen_batch", seen):
-        connection.execute("INSERT INTO seen SELECT stream, key FROM seen_batch")
+    with scanning(connection, "seen_batch", {"key": keys}):
+        connection.execute("INSERT INTO seen SELECT ?, key FROM seen_batch", [stream])
 
 
 def live_counts(connection: duckdb.DuckDBPyConnection, workflow: str) -> dict[str, int]:
@@ -143,19 +139,11 @@ def unseen(
 def write(connection: duckdb.DuckDBPyConnection, batch: Batch, first_seq: int) -> list[int]:
     """A batch's change rows (numbered from `first_seq`), entities, watermark and counters; the
     seqs. The caller holds the transaction that makes them one."""
-    seqs = list(range(first_seq, first_seq + len(batch.changes)))
+    seqs = range(first_seq, first_seq + len(batch.changes))
     if batch.changes:
         columns = list(zip(*batch.changes, strict=True))
-        changes = pa.table(
-            {
-                "seq": pa.array(seqs, pa.int64()),
-                **{
-                    name: pa.array(values, _CHANGE_TYPES.get(name, pa.string()))
-                    for name, values in zip(ChangeRow._fields, columns, strict=True)
-                },
-            }
-        )
-        with scanning(connection, "new_changes", changes):
+        changes = {"seq": seqs, **dict(zip(ChangeRow._fields, columns, strict=True))}
+        with scanning(connection, "new_changes", changes, _CHANGE_TYPES):
             _write_changes(connection, batch)
     if batch.digests:
         _write_column(connection, batch, "raw_digest", batch.digests)
@@ -174,7 +162,7 @@ def write(connection: duckdb.DuckDBPyConnection, batch: Batch, first_seq: int) -
         f"UPDATE runs SET {', '.join(f'{k} = {k} + ?' for k in counts)} WHERE run_id = ?",
         [*counts.values(), batch.run_id],
     )
-    return seqs
+    return list(seqs)
 
 
 def _write_changes(connection: duckdb.DuckDBPyConnection, batch: Batch) -> None:
@@ -235,8 +223,7 @@ def _write_column(
     """New raw digests (or origins) of entities found unchanged, where they moved: after an
     upgrade, a config change, or a source row that moved without changing the entity."""
     keys, new = zip(*values, strict=True)
-    table = pa.table({"key": pa.array(keys, pa.string()), "v": pa.array(new, pa.string())})
-    with scanning(connection, "new_values", table):
+    with scanning(connection, "new_values", {"key": keys, "v": new}):
         connection.execute(
             f"UPDATE entities e SET {column} = n.v FROM new_values n "
             "WHERE e.workflow = ? AND e.stream = ? AND e.key = n.key "
@@ -281,15 +268,8 @@ def set_dependencies(
     if not rows:
         return
     workflows, streams, keys, depends_on = zip(*rows, strict=True)
-    table = pa.table(
-        {
-            "workflow": pa.array(workflows, pa.string()),
-            "stream": pa.array(streams, pa.string()),
-            "key": pa.array(keys, pa.string()),
-            "depends_on": pa.array(depends_on, _LIST),
-        }
-    )
-    with scanning(connection, "computed_dependencies", table):
+    table = {"workflow": workflows, "stream": streams, "key": keys, "depends_on": depends_on}
+    with scanning(connection, "computed_dependencies", table, {"depends_on": "VARCHAR[]"}):
         connection.execute(
             "UPDATE entities e SET depends_on = d.depends_on FROM computed_dependencies d "
             "WHERE e.workflow = d.workflow AND e.stream = d.stream AND e.key = d.key"

@@ -7,12 +7,11 @@ nothing here knows what is inside that JSON.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, ClassVar, Literal, overload
 
 import orjson
-import pyarrow as pa
 
 ChangeKind = Literal["created", "updated", "deleted", "restored"]
 
@@ -77,22 +76,48 @@ class Change:
         return value
 
 
+class ChangeRows:
+    """Change-log rows as read, each a tuple of `Change`'s fields in order: what a `ChangeBatch`
+    reads once and the batches taken from it share. `slice` and `take` keep the names of the
+    Arrow table's methods they replace (`syncer.delivery` takes a page's parts with them)."""
+
+    FIELDS: ClassVar[tuple[str, ...]] = tuple(f.name for f in fields(Change))
+
+    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def slice(self, offset: int, length: int) -> ChangeRows:
+        return ChangeRows(self.rows[offset : offset + length])
+
+    def take(self, positions: Sequence[int]) -> ChangeRows:
+        return ChangeRows([self.rows[p] for p in positions])
+
+    def column(self, name: str) -> list[Any]:
+        """The values of one of `Change`'s fields, in row order."""
+        i = self.FIELDS.index(name)
+        return [row[i] for row in self.rows]
+
+
 class ChangeBatch(Sequence[Change]):
     """Changes read from the change log: a sequence of `Change`, in seq order.
 
-    Only the seqs are read up front. The rows come as one Arrow table on first use: sinks that
-    take Arrow (the DuckDB catalog) read `table` and never build Python objects; the others
-    iterate. A sink inside the state file may skip both and select by `seqs` itself.
+    Only the seqs are read up front. The rows come in one query on first use: a sink that
+    writes them with SQL (the DuckDB catalog in a file of its own) reads `table`'s columns
+    and builds no `Change`; the others iterate. A sink inside the state file may skip both and
+    select by `seqs` itself.
     """
 
-    def __init__(self, seqs: list[int], load: Callable[[], pa.Table]) -> None:
+    def __init__(self, seqs: list[int], load: Callable[[], ChangeRows]) -> None:
         self.seqs = seqs
         self._load = load
-        self._table: pa.Table | None = None
+        self._table: ChangeRows | None = None
         self._changes: list[Change] | None = None
 
     @property
-    def table(self) -> pa.Table:
+    def table(self) -> ChangeRows:
         if self._table is None:
             self._table = self._load()
         return self._table
@@ -112,8 +137,7 @@ class ChangeBatch(Sequence[Change]):
     def __getitem__(self, index: slice) -> list[Change]: ...
     def __getitem__(self, index: int | slice) -> Change | list[Change]:
         if self._changes is None:
-            columns = self.table.to_pydict()
-            self._changes = [Change(*row) for row in zip(*columns.values(), strict=True)]
+            self._changes = [Change(*row) for row in self.table.rows]
         return self._changes[index]
 
 

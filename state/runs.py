@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import duckdb
-import pyarrow as pa
 
 from syncer.state.connection import first, now, one, scanning
 from syncer.state.records import Counters
@@ -87,12 +86,7 @@ def record_violations(
     if not violations:
         return
     columns = list(zip(*violations, strict=True))
-    table = pa.table(
-        {
-            name: pa.array(values, pa.string())
-            for name, values in zip(ViolationRow._fields, columns, strict=True)
-        }
-    )
+    table = dict(zip(ViolationRow._fields, columns, strict=True))
     with scanning(connection, "new_violations", table):
         connection.execute(
             "INSERT INTO violations (run_id, workflow, stream, entity_type, key, rule, action, "

@@ -7,17 +7,25 @@ pages, the last row of each key winning, in the order they were put.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from syncer.state.connection import scanning
 
 
-def put(connection: duckdb.DuckDBPyConnection, name: str, rows: pa.Table) -> None:
-    """Append `rows` (any columns, one of them `key`) to the spool `name`."""
-    if rows.num_rows == 0:
+def put(
+    connection: duckdb.DuckDBPyConnection,
+    name: str,
+    rows: Mapping[str, Sequence[Any]],
+    types: Mapping[str, str] | None = None,
+) -> None:
+    """Append `rows` (columns by name, any of them, one of them `key`; VARCHAR unless `types`
+    says otherwise, as for `scanning`) to the spool `name`. Every put gives the same columns,
+    in the same order."""
+    count = len(next(iter(rows.values()), ()))
+    if count == 0:
         return
     table = _table(name)
     exists = connection.execute(
@@ -26,16 +34,19 @@ def put(connection: duckdb.DuckDBPyConnection, name: str, rows: pa.Table) -> Non
     start = 0
     if exists:
         start = int(connection.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0])
-    numbered = rows.append_column("n", pa.array(range(start, start + rows.num_rows), pa.int64()))
-    with scanning(connection, "spool_rows", numbered):
+    numbered = {**rows, "n": range(start, start + count)}
+    with scanning(connection, "spool_rows", numbered, types):
         if exists:
             connection.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM spool_rows')
         else:
             connection.execute(f'CREATE TEMP TABLE "{table}" AS SELECT * FROM spool_rows')
 
 
-def take(connection: duckdb.DuckDBPyConnection, name: str, size: int) -> Iterator[pa.Table]:
+def take(
+    connection: duckdb.DuckDBPyConnection, name: str, size: int
+) -> Iterator[list[tuple[Any, ...]]]:
     """The spool's rows in pages of `size`, the last of each key only, then the spool is gone.
+    A row is a tuple of its columns in the order they were put.
 
     Pages are read by position, not through one open result: the caller runs its own
     statements on the same connection between pages.
@@ -56,13 +67,13 @@ def take(connection: duckdb.DuckDBPyConnection, name: str, size: int) -> Iterato
     try:
         done = 0
         while True:
-            page = connection.sql(
+            page = connection.execute(
                 f'SELECT * EXCLUDE (i) FROM "{latest}" WHERE i > $done AND i <= $upto ORDER BY i',
-                params={"done": done, "upto": done + size},
-            ).to_arrow_table()
-            if page is None or page.num_rows == 0:
+                {"done": done, "upto": done + size},
+            ).fetchall()
+            if not page:
                 return
-            done += page.num_rows
+            done += len(page)
             yield page
     finally:
         connection.execute(f'DROP TABLE IF EXISTS "{latest}"')

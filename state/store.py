@@ -9,13 +9,13 @@ together. Sinks never get it: they get `changelog` (read-only) or `state_file`.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from syncer.state import changelog, deliveries, entities, identity, maintenance, runs, spool
 from syncer.state.changelog import LogReader, StagingArea
@@ -214,12 +214,16 @@ class StateStore:
 
     # --- scratch space --------------------------------------------------------------------
 
-    def spool(self, name: str, rows: pa.Table) -> None:
-        """Park rows (one column of them `key`) in a temp table until `spooled` takes them."""
-        spool.put(self.connection, name, rows)
+    def spool(
+        self, name: str, rows: Mapping[str, Sequence[Any]], types: Mapping[str, str] | None = None
+    ) -> None:
+        """Park rows (columns by name, one of them `key`; VARCHAR unless `types` says
+        otherwise) in a temp table until `spooled` takes them."""
+        spool.put(self.connection, name, rows, types)
 
-    def spooled(self, name: str, size: int) -> Iterator[pa.Table]:
-        """The parked rows in pages of `size`, the last of each key only; then they are gone."""
+    def spooled(self, name: str, size: int) -> Iterator[list[tuple[Any, ...]]]:
+        """The parked rows in pages of `size`, the last of each key only, each a tuple in the
+        order its columns were put; then they are gone."""
         return spool.take(self.connection, name, size)
 
     # --- delivery -------------------------------------------------------------------------

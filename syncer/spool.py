@@ -9,41 +9,35 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import pyarrow as pa
-
 from syncer.differ import Row
 from syncer.state import StateStore
 
-_SCHEMA = pa.schema(
-    [
-        ("key", pa.string()),
-        ("entity_type", pa.string()),
-        ("parent_key", pa.string()),
-        ("depends_on", pa.list_(pa.string())),
-        ("fingerprint", pa.string()),
-        ("payload", pa.string()),
-        ("append_only", pa.bool_()),
-        ("origin", pa.string()),
-    ]
-)
+# The fields of a `Row` that are parked and their SQL types, in the order a page gives them.
+_COLUMNS = {
+    "key": "VARCHAR",
+    "entity_type": "VARCHAR",
+    "parent_key": "VARCHAR",
+    "depends_on": "VARCHAR[]",
+    "fingerprint": "VARCHAR",
+    "payload": "VARCHAR",
+    "append_only": "BOOLEAN",
+    "origin": "VARCHAR",
+}
 
 
 def put(store: StateStore, stream: str, rows: list[Row]) -> None:
     """Park rows of a derived stream (which has no cursor, so none is kept)."""
     if rows:
-        columns = {name: [getattr(row, name) for row in rows] for name in _SCHEMA.names}
-        store.spool(stream, pa.Table.from_pydict(columns, schema=_SCHEMA))
+        columns = {name: [getattr(row, name) for row in rows] for name in _COLUMNS}
+        store.spool(stream, columns, _COLUMNS)
 
 
 def take(store: StateStore, stream: str, size: int) -> Iterator[list[Row]]:
     """The parked rows in batches of `size`, in the order they came, the last of a key only."""
     for page in store.spooled(stream, size):
-        data = page.select(_SCHEMA.names).to_pydict()
         yield [
             Row(
                 key, entity_type, parent, tuple(deps), fp, payload, None, append_only, origin=origin
             )
-            for key, entity_type, parent, deps, fp, payload, append_only, origin in zip(
-                *data.values(), strict=True
-            )
+            for key, entity_type, parent, deps, fp, payload, append_only, origin in page
         ]

@@ -80,6 +80,7 @@ class TableReader:
         moved; each recorded in `target.known` as it is yielded, for the lineage of the views
         that follow."""
         schema_fqn = fqn.join(target.fqn, schema)
+        schema_key = _lowered(schema)
         while True:
             try:
                 raw = next(raw_tables)
@@ -97,8 +98,8 @@ class TableReader:
             table_type = TABLE_TYPES[raw.kind]
             if self._table_types is not None and table_type not in self._table_types:
                 continue
-            known = target.known
-            known[(schema.lower(), raw.name.lower())] = (
+            known, name = target.known, _lowered(raw.name)
+            known[(schema_key, name)] = (
                 schema,
                 raw.name,
                 COLUMN_SEPARATOR.join(raw.column_names()),
@@ -111,7 +112,6 @@ class TableReader:
                 # does its digest: an unchanged view gives the same edges, which the engine
                 # then carries over.
                 digest = digest_of(own, _read_by(raw.definition, target.name_digests))
-            name = raw.name.lower()
             target.name_digests[name] = digest_of(target.name_digests.get(name), own)
             yield Raw(record, digest, partial(self._table, raw, target.fqn, schema, record))
 
@@ -120,6 +120,12 @@ class TableReader:
             return to_table(raw.complete(), database_fqn, schema, self._dialect)
         except ValueError as err:  # pydantic's ValidationError and FQNError included
             return RecordError(record, f"table could not be mapped: {first_line(err)}")
+
+
+def _lowered(name: str) -> str:
+    """`name` lower-cased, the same object when it already is: `known` holds one per table."""
+    lowered = name.lower()
+    return name if lowered == name else lowered
 
 
 # A name in SQL: "quoted" (with "" inside), `quoted` (with `` inside), [quoted], or a word.

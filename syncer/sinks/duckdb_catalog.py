@@ -6,7 +6,7 @@ Given a `path`, it is a DuckDB file of its own; writes are idempotent by key eit
 
 A write is set-based SQL over the batch's change rows: inside the state file it reads them
 where they are, through a view the state file gives (`StateFile.view_changes`: nothing is
-copied, nothing goes through Python); in a file of its own it reads the batch's Arrow table.
+copied, nothing goes through Python); in a file of its own it reads the batch's columns.
 Each table's payload is parsed once, into its name and columns; the rows a batch replaces are
 deleted only where it found some, so a first load (nothing to replace) never scans the
 catalog's columns.
@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from contextlib import suppress
 
 import duckdb
-import pyarrow as pa
 
 from syncer.errors import SinkError
 from syncer.paths import ConfigPath
@@ -136,8 +135,7 @@ class DuckDBCatalogSink(Sink):
             self._state.view_changes("catalog_batch", seqs)
             self._apply(con)
             return {}
-        table = changes.table if isinstance(changes, ChangeBatch) else _arrow(changes)
-        with scanning(con, "catalog_batch", table):
+        with scanning(con, "catalog_batch", _columns(changes), {"seq": "BIGINT"}):
             con.execute("BEGIN TRANSACTION")
             try:
                 self._apply(con)
@@ -176,15 +174,12 @@ class DuckDBCatalogSink(Sink):
         self._state = None
 
 
-def _arrow(changes: Sequence[Change]) -> pa.Table:
-    return pa.table(
-        {
-            "seq": pa.array([c.seq for c in changes], pa.int64()),
-            "workflow": [c.workflow for c in changes],
-            "entity_type": [c.entity_type for c in changes],
-            "key": [c.key for c in changes],
-            "kind": [c.kind for c in changes],
-            "fingerprint": pa.array([c.fingerprint for c in changes], pa.string()),
-            "payload_json": [c.payload_json for c in changes],
-        }
-    )
+_BATCH_COLUMNS = ("seq", "workflow", "entity_type", "key", "kind", "fingerprint", "payload_json")
+
+
+def _columns(changes: Sequence[Change]) -> dict[str, list[object]]:
+    """The columns of the changes that the catalog reads; from a batch's rows without building
+    a `Change` for each."""
+    if isinstance(changes, ChangeBatch):
+        return {name: changes.table.column(name) for name in _BATCH_COLUMNS}
+    return {name: [getattr(c, name) for c in changes] for name in _BATCH_COLUMNS}

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
-import pyarrow as pa
 import pytest
 
 from syncer import __version__, fqn
@@ -109,8 +108,7 @@ class ReferenceCatalogSink(Sink):
             self._state.view_changes("catalog_batch", seqs)
             self._apply(con)
             return {}
-        table = changes.table if isinstance(changes, ChangeBatch) else _arrow(changes)
-        with scanning(con, "catalog_batch", table):
+        with scanning(con, "catalog_batch", _columns(changes), {"seq": "BIGINT"}):
             con.execute("BEGIN TRANSACTION")
             try:
                 self._apply(con)
@@ -139,18 +137,10 @@ class ReferenceCatalogSink(Sink):
         self._state = None
 
 
-def _arrow(changes: Sequence[Change]) -> pa.Table:
-    return pa.table(
-        {
-            "seq": pa.array([c.seq for c in changes], pa.int64()),
-            "workflow": [c.workflow for c in changes],
-            "entity_type": [c.entity_type for c in changes],
-            "key": [c.key for c in changes],
-            "kind": [c.kind for c in changes],
-            "fingerprint": pa.array([c.fingerprint for c in changes], pa.string()),
-            "payload_json": [c.payload_json for c in changes],
-        }
-    )
+def _columns(changes: Sequence[Change]) -> dict[str, list[object]]:
+    # Lists where an Arrow table was, since the store stopped using pyarrow (issue 13).
+    names = ("seq", "workflow", "entity_type", "key", "kind", "fingerprint", "payload_json")
+    return {name: [getattr(c, name) for c in changes] for name in names}
 
 
 # --- a realistic catalog ----------------------------------------------------------------------

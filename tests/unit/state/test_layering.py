@@ -58,3 +58,20 @@ def test_importing_the_state_package_loads_no_engine_or_connector_module() -> No
     )
 
     assert found.stdout.strip() == "[]"
+
+
+def test_a_run_imports_no_pyarrow() -> None:
+    # pyarrow costs a run about 40 MB of peak memory; the store hands DuckDB plain lists.
+    found = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, syncer.cli.runs, syncer.state, syncer.sinks.duckdb_catalog; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pyarrow'))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    assert found.stdout.strip() == "[]"
