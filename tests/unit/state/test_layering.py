@@ -43,35 +43,34 @@ def test_the_state_package_imports_nothing_from_the_engine_or_connectors() -> No
     assert offending == set()
 
 
-def test_importing_the_state_package_loads_no_engine_or_connector_module() -> None:
+def _loaded_after(imports: str, kept: str) -> str:
+    """The modules a fresh interpreter has loaded after `imports`, those whose name `m` passes
+    the expression `kept`, as a printed sorted list."""
     found = subprocess.run(
         [
             sys.executable,
             "-c",
-            "import sys, syncer.state, syncer.state.spool; "
-            "print(sorted(m for m in sys.modules if m.startswith('syncer.')"
-            " and not m.startswith('syncer.state')))",
+            f"import sys, {imports}; print(sorted(m for m in sys.modules if {kept}))",
         ],
         capture_output=True,
         text=True,
         check=True,
     )
+    return found.stdout.strip()
 
-    assert found.stdout.strip() == "[]"
+
+def test_importing_the_state_package_loads_no_engine_or_connector_module() -> None:
+    loaded = _loaded_after(
+        "syncer.state, syncer.state.spool",
+        "m.startswith('syncer.') and not m.startswith('syncer.state')",
+    )
+    assert loaded == "[]"
 
 
 def test_a_run_imports_no_pyarrow() -> None:
     # pyarrow costs a run about 40 MB of peak memory; the store hands DuckDB plain lists.
-    found = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys, syncer.cli.runs, syncer.state, syncer.sinks.duckdb_catalog; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pyarrow'))",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
+    loaded = _loaded_after(
+        "syncer.cli.runs, syncer.state, syncer.sinks.duckdb_catalog",
+        "m.split('.')[0] == 'pyarrow'",
     )
-
-    assert found.stdout.strip() == "[]"
+    assert loaded == "[]"
