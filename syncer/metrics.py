@@ -21,9 +21,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import structlog
-from prometheus_client import CollectorRegistry, Gauge, generate_latest
-from prometheus_client.exposition import basic_auth_handler, default_handler, pushadd_to_gateway
-from prometheus_client.parser import text_string_to_metric_families
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 from syncer import otlp, retries
@@ -34,7 +31,11 @@ from syncer.secrets import redact
 from syncer.state import Counters
 from syncer.urls import HttpAddress
 
+# prometheus_client (15 ms to import, with the HTTP server its exposition module brings) is
+# imported where metrics are written: every run loads this module for its config model.
 if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry, Gauge
+
     from syncer.results import RunResult, RunStatus
 
 __all__ = [
@@ -157,6 +158,8 @@ def publish(
 
 def registry_for(run: RunMetrics, last_success: float | None) -> CollectorRegistry:
     """The run's metrics; `last_success` is left out when no success is known."""
+    from prometheus_client import CollectorRegistry, Gauge
+
     registry = CollectorRegistry(auto_describe=True)
     labels = {"workflow": run.workflow}
 
@@ -220,12 +223,16 @@ def _result_metrics(result: RunResult, labels: dict[str, str], gauge: Callable[.
 def write_textfile(path: Path, run: RunMetrics) -> None:
     """Replace `path` with the run's metrics, in one rename: node-exporter never reads half a
     file. A run that did not succeed keeps the last success the file held."""
+    from prometheus_client import generate_latest
+
     last = run.ended_at if run.succeeded else previous_success(path, run.workflow)
     replace_atomically(path, generate_latest(registry_for(run, last)))
 
 
 def previous_success(path: Path, workflow: str) -> float | None:
     """The last success of `workflow` that the textfile at `path` holds, if it holds one."""
+    from prometheus_client.parser import text_string_to_metric_families
+
     try:
         text = path.read_text(encoding="utf-8")
         for family in text_string_to_metric_families(text):
@@ -250,6 +257,8 @@ def previous_success(path: Path, workflow: str) -> float | None:
 def push(spec: MetricsSpec, gateway: str, run: RunMetrics) -> None:
     """`pushadd` the run's metrics to the group job/workflow: only the metrics pushed are
     replaced, so the last success stays when a run that did not succeed leaves it out."""
+    from prometheus_client.exposition import pushadd_to_gateway
+
     url, handler = _gateway_auth(gateway)
     pushadd_to_gateway(
         url,
@@ -263,6 +272,8 @@ def push(spec: MetricsSpec, gateway: str, run: RunMetrics) -> None:
 
 def _gateway_auth(gateway: str) -> tuple[str, Callable[..., Callable[[], None]]]:
     """The URL without a `user:password@`, and a handler that sends them as basic auth."""
+    from prometheus_client.exposition import basic_auth_handler, default_handler
+
     parts = urlsplit(gateway)
     if parts.username is None:
         return gateway, default_handler

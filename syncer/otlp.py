@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-
-from prometheus_client import CollectorRegistry
+from typing import TYPE_CHECKING
 
 from syncer import __version__
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 __all__ = ["OTLP_EXTRA", "available", "export"]
 

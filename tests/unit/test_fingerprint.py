@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from syncer.fingerprint import canonical, encode, fingerprint, fingerprint_of
+from syncer.fingerprint import canonical, digest_of, encode, fingerprint, fingerprint_of
 from syncer.models import LineageEdge, Pipeline, Table
 
 REPO = Path(__file__).resolve().parents[2]
@@ -199,3 +199,31 @@ def test_the_canonical_form_has_no_nulls_and_uses_openmetadata_names() -> None:
         "constraint": "PRIMARY_KEY",
         "tags": [],
     }
+
+
+def test_a_digest_depends_on_the_values_not_on_which_objects_hold_them() -> None:
+    name = "".join(["cust", "omers"])  # a string object of its own, equal to the literal
+    shared = ("customers", "customers")
+    apart = ("customers", name)
+    assert shared[0] is shared[1] and apart[0] is not apart[1]
+    assert digest_of(shared) == digest_of(apart)
+
+
+def test_a_digest_is_the_same_in_another_process() -> None:
+    rows = (("orders", 1, "id", "INTEGER", True, None), ("orders", 2, "note", "TEXT", False, "x"))
+    code = f"from syncer.fingerprint import digest_of; print(digest_of({rows!r}))"
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == digest_of(rows)
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        ("orders", 1, "id", "BIGINT"),
+        ("orders", 1, "id", None),
+        ("orders", True, "id", "INTEGER"),
+        ("orders", 1.0, "id", "INTEGER"),
+    ],
+)
+def test_any_change_of_a_value_or_its_type_changes_the_digest(changed: tuple[object, ...]) -> None:
+    assert digest_of(("orders", 1, "id", "INTEGER")) != digest_of(changed)
