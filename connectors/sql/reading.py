@@ -99,20 +99,17 @@ class TableReader:
             if self._table_types is not None and table_type not in self._table_types:
                 continue
             known, name = target.known, _lowered(raw.name)
-            known[(schema_key, name)] = (
-                schema,
-                raw.name,
-                COLUMN_SEPARATOR.join(raw.column_names()),
-                len(known),
-            )
+            columns = COLUMN_SEPARATOR.join(raw.column_names())
+            known[(schema_key, name)] = (schema, raw.name, columns, len(known))
             digest = own = digest_of(self._dialect, target.fqn, schema, plain(raw))
             if self._view_lineage and raw.definition is not None:
                 target.horizons[record] = len(known)
-                # Its lineage edges depend on the tables its SQL reads, as known so far, and so
-                # does its digest: an unchanged view gives the same edges, which the engine
-                # then carries over.
+                # Its lineage edges depend on the tables its SQL reads, as known so far (their
+                # names and columns, not their comments or types), and so does its digest: an
+                # unchanged view gives the same edges, which the engine then carries over.
                 digest = digest_of(own, _read_by(raw.definition, target.name_digests))
-            target.name_digests[name] = digest_of(target.name_digests.get(name), own)
+            known_as = (schema, raw.name, columns)
+            target.name_digests[name] = digest_of(target.name_digests.get(name), known_as)
             yield Raw(record, digest, partial(self._table, raw, target.fqn, schema, record))
 
     def _table(self, raw: RawTable, database_fqn: str, schema: str, record: str) -> Either:

@@ -48,8 +48,9 @@ class Target:
     `horizons` says, for each view read, how many tables were known when it was read: its
     lineage resolves against those only, so that it is the same however far the tables stream
     has been read ahead (`Stream.read_ahead`) by the time the engine derives it.
-    `name_digests` holds, by name lower-cased, the digest of every relation of that name read
-    so far, in the order they came: a view's digest covers those its SQL names."""
+    `name_digests` holds, by name lower-cased, a digest of what `known` holds of every relation
+    of that name read so far, in the order they came: a view's digest covers those its SQL
+    names, since its lineage resolves against them."""
 
     name: str
     fqn: str
