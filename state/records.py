@@ -78,8 +78,8 @@ class Change:
 
 class ChangeRows:
     """Change-log rows as read, each a tuple of `Change`'s fields in order: what a `ChangeBatch`
-    reads once and the batches taken from it share. `slice` and `take` keep the names of the
-    Arrow table's methods they replace (`syncer.delivery` takes a page's parts with them)."""
+    reads once and the batches taken from it share (`syncer.delivery` takes a page's parts with
+    `slice` and `take`)."""
 
     FIELDS: ClassVar[tuple[str, ...]] = tuple(f.name for f in fields(Change))
 

@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-import orjson
 
 from syncer import fleet
 from syncer.cli.app import OutputFormat, cli, err, format_option, out
-from syncer.cli.output import compact_table, emit
+from syncer.cli.output import compact_table, emit, emit_result
 from syncer.errors import ConfigError
 from syncer.text import first_line
 
@@ -219,22 +218,7 @@ def _print_result(connection: Any, query: str, fmt: OutputFormat) -> None:
         if "read-only" in message or "external access" in message.lower():
             message = "syncer fleet sql only reads the state files, and no other file"
         raise ConfigError(f"query failed: {message}") from None
-    if result.description is None:
-        return
-    columns = [d[0] for d in result.description]
-    rows = result.fetchall()
-    if fmt == "json":  # JSON columns come back as text: nest them rather than quote them
-        at = [i for i, d in enumerate(result.description) if str(d[1]) == "JSON"]
-        rows = [_nested(row, at) for row in rows] if at else rows
-    emit(columns, rows, fmt, empty="no rows")
-
-
-def _nested(row: tuple[Any, ...], positions: Sequence[int]) -> tuple[Any, ...]:
-    cells = list(row)
-    for i in positions:
-        if isinstance(cells[i], str):
-            cells[i] = orjson.Fragment(cells[i])
-    return tuple(cells)
+    emit_result(result, fmt, empty="no rows")
 
 
 @fleet_group.command("metrics")

@@ -54,6 +54,11 @@ def print_query(
         if "read-only" in message:
             message = "the state is opened read-only here; syncer sql only reads"
         raise ConfigError(f"query failed: {message}") from None
+    emit_result(result, fmt, empty=empty)
+
+
+def emit_result(result: Any, fmt: OutputFormat, *, empty: str | None = None) -> None:
+    """A DuckDB query's result (nothing for a statement without one), as `emit` prints rows."""
     if result.description is None:
         return
     columns = [d[0] for d in result.description]

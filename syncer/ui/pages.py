@@ -4,7 +4,7 @@ as a third-party panel would be (`syncer.ui.panels`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint
 from typing import Any
@@ -24,20 +24,17 @@ from syncer.ui.panels import GROUP
 
 @dataclass(frozen=True, slots=True)
 class _Builtin:
-    """What the built-in panels share: a name, a title, a link, not experimental."""
+    """A built-in panel: one page, served at `path` by `handler`."""
 
     name: str
     title: str
     nav: str | None
+    path: str
+    handler: Callable[[Request], Response]
     experimental: bool = False
 
-
-class RunsPage(_Builtin):
-    def __init__(self) -> None:
-        super().__init__("runs", "Runs", "/runs")
-
     def routes(self) -> Sequence[BaseRoute]:
-        return [Route("/runs", _runs)]
+        return [Route(self.path, self.handler)]
 
 
 # The runs table's counters (a run's page shows them all): what a reader scans a list for.
@@ -69,14 +66,6 @@ def _runs(request: Request) -> Response:
     )
 
 
-class RunPage(_Builtin):
-    def __init__(self) -> None:
-        super().__init__("run", "Run", None)
-
-    def routes(self) -> Sequence[BaseRoute]:
-        return [Route("/runs/{run_id:int}", _run)]
-
-
 def _run(request: Request) -> Response:
     run_id: int = request.path_params["run_id"]
     page = paging(request)
@@ -105,14 +94,6 @@ def _run(request: Request) -> Response:
         violations=violations,
         counters=queries.COUNTERS,
     )
-
-
-class EntityPage(_Builtin):
-    def __init__(self) -> None:
-        super().__init__("entity", "Entities", "/entity")
-
-    def routes(self) -> Sequence[BaseRoute]:
-        return [Route("/entity", _entity)]
 
 
 def _entity(request: Request) -> Response:
@@ -180,14 +161,6 @@ def _entity_search(request: Request) -> Response:
     return ui(request).render(request, "entities.html", title="Entities", entities=found, q=pattern)
 
 
-class LineagePage(_Builtin):
-    def __init__(self) -> None:
-        super().__init__("lineage", "Lineage", "/lineage")
-
-    def routes(self) -> Sequence[BaseRoute]:
-        return [Route("/lineage", _lineage)]
-
-
 def _lineage(request: Request) -> Response:
     fqn = text_param(request, "fqn")
     hops = int_param(request, "hops", 2, low=1, high=lineage.MAX_HOPS) or 2
@@ -221,14 +194,6 @@ def _lineage(request: Request) -> Response:
     )
 
 
-class SinksPage(_Builtin):
-    def __init__(self) -> None:
-        super().__init__("sinks", "Sinks", "/sinks")
-
-    def routes(self) -> Sequence[BaseRoute]:
-        return [Route("/sinks", _sinks)]
-
-
 def _sinks(request: Request) -> Response:
     page = paging(request)
     dead_only = choice_param(request, "show", ("all", "dead")) == "dead"
@@ -240,14 +205,6 @@ def _sinks(request: Request) -> Response:
     return ui(request).render(
         request, "sinks.html", title="Sinks", sinks=sinks, refused=refused, dead_only=dead_only
     )
-
-
-class ViolationsPage(_Builtin):
-    def __init__(self) -> None:
-        super().__init__("violations", "Policy violations", "/violations")
-
-    def routes(self) -> Sequence[BaseRoute]:
-        return [Route("/violations", _violations)]
 
 
 def _violations(request: Request) -> Response:
@@ -269,17 +226,6 @@ def _violations(request: Request) -> Response:
     )
 
 
-class BusiestStreamsPanel(_Builtin):
-    """Experimental: the streams that changed most lately (runs keep no per-stream time yet,
-    so "busiest" stands in for "slowest")."""
-
-    def __init__(self) -> None:
-        super().__init__("busiest-streams", "Busiest streams", "/streams", experimental=True)
-
-    def routes(self) -> Sequence[BaseRoute]:
-        return [Route("/streams", _streams)]
-
-
 def _streams(request: Request) -> Response:
     last = int_param(request, "runs", 20, low=1, high=1000) or 20
     with ui(request).state(request) as connection:
@@ -289,17 +235,29 @@ def _streams(request: Request) -> Response:
     )
 
 
+RUNS = _Builtin("runs", "Runs", "/runs", "/runs", _runs)
+RUN = _Builtin("run", "Run", None, "/runs/{run_id:int}", _run)
+ENTITY = _Builtin("entity", "Entities", "/entity", "/entity", _entity)
+LINEAGE = _Builtin("lineage", "Lineage", "/lineage", "/lineage", _lineage)
+SINKS = _Builtin("sinks", "Sinks", "/sinks", "/sinks", _sinks)
+VIOLATIONS = _Builtin("violations", "Policy violations", "/violations", "/violations", _violations)
+# Experimental: the streams that changed most lately (runs keep no per-stream time yet, so
+# "busiest" stands in for "slowest").
+BUSIEST_STREAMS = _Builtin(
+    "busiest-streams", "Busiest streams", "/streams", "/streams", _streams, experimental=True
+)
+
 # The built-in panels as pyproject.toml registers them: used when the installed metadata
 # predates them (`syncer.ui.panels.installed_panels`).
 BUILT_IN = tuple(
-    EntryPoint(name, f"syncer.ui.pages:{cls.__name__}", GROUP)
-    for name, cls in (
-        ("runs", RunsPage),
-        ("run", RunPage),
-        ("entity", EntityPage),
-        ("lineage", LineagePage),
-        ("sinks", SinksPage),
-        ("violations", ViolationsPage),
-        ("busiest-streams", BusiestStreamsPanel),
+    EntryPoint(panel.name, f"syncer.ui.pages:{attr}", GROUP)
+    for attr, panel in (
+        ("RUNS", RUNS),
+        ("RUN", RUN),
+        ("ENTITY", ENTITY),
+        ("LINEAGE", LINEAGE),
+        ("SINKS", SINKS),
+        ("VIOLATIONS", VIOLATIONS),
+        ("BUSIEST_STREAMS", BUSIEST_STREAMS),
     )
 )

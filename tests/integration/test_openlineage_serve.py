@@ -13,7 +13,6 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -21,29 +20,18 @@ from uuid import uuid4
 import pytest
 import yaml
 from openlineage.client import OpenLineageClient
-from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
+from openlineage.client.event_v2 import RunState
 from openlineage.client.serde import Serde
 from openlineage.client.transport.http import HttpConfig, HttpTransport
 
 from syncer.connectors.openlineage.inbox import Inbox
+from tests.support.lineage_events import JOB, run_event
 from tests.support.receiver import free_port
 from tests.support.workspace import SYNCER
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 TOKEN = "integration-token-of-the-lineage-receiver"
 ENDPOINT = "/api/v1/lineage"
-
-
-def run_event(state: RunState, run_id: str, job: str = "shop.load_orders") -> RunEvent:
-    return RunEvent(
-        eventType=state,
-        eventTime=datetime.now(UTC).isoformat(),
-        run=Run(runId=run_id),
-        job=Job(namespace="airflow", name=job),
-        producer="https://github.com/apache/airflow/tree/providers-openlineage/2.0.0",
-        inputs=[InputDataset(namespace="postgres://db:5432", name="shop.public.orders")],
-        outputs=[OutputDataset(namespace="postgres://db:5432", name="shop.public.daily")],
-    )
 
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
@@ -169,7 +157,7 @@ def test_the_clients_events_land_once_each_and_sigterm_stops_the_server_cleanly(
     assert stderr.rstrip().endswith("stopped by SIGTERM")
     request_lines = [line for line in stderr.splitlines() if '"request"' in line]
     assert len(request_lines) >= 7
-    assert TOKEN not in stderr and "shop.load_orders" not in stderr
+    assert TOKEN not in stderr and JOB not in stderr
 
 
 def test_an_answered_event_survives_a_sigkill_right_after_the_answer(served: Served) -> None:

@@ -61,7 +61,7 @@ def test_a_panel_that_cannot_be_imported_is_refused_by_name() -> None:
 
 
 def test_two_panels_of_one_name_are_refused() -> None:
-    twice = EntryPoint("runs", "syncer.ui.pages:RunsPage", GROUP)
+    twice = EntryPoint("runs", "syncer.ui.pages:RUNS", GROUP)
     with pytest.raises(ConfigError, match=r"ui panels runs are registered twice"):
         installed_panels([*registered(), twice])
 

@@ -15,12 +15,8 @@ import pytest
 import structlog
 from openlineage.client.event_v2 import (
     DatasetEvent,
-    InputDataset,
     Job,
     JobEvent,
-    OutputDataset,
-    Run,
-    RunEvent,
     RunState,
     StaticDataset,
 )
@@ -30,23 +26,11 @@ from structlog.testing import capture_logs
 
 from syncer.connectors.openlineage.inbox import Inbox
 from syncer.connectors.openlineage.receiver import ENDPOINT, create_app, loopback_names
+from tests.support.lineage_events import JOB, PRODUCER, run_event
 
 TOKEN = "a-token-of-more-than-sixteen-characters"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 LIMIT = 64 * 1024
-PRODUCER = "https://github.com/apache/airflow/tree/providers-openlineage/2.0.0"
-
-
-def run_event(state: RunState, run_id: str, job: str = "etl.orders") -> RunEvent:
-    return RunEvent(
-        eventType=state,
-        eventTime=datetime.now(UTC).isoformat(),
-        run=Run(runId=run_id),
-        job=Job(namespace="airflow", name=job),
-        producer=PRODUCER,
-        inputs=[InputDataset(namespace="postgres://db:5432", name="shop.public.orders")],
-        outputs=[OutputDataset(namespace="postgres://db:5432", name="shop.public.daily")],
-    )
 
 
 def as_json(event: Any) -> dict[str, Any]:
@@ -105,7 +89,7 @@ def test_a_batch_stores_every_kind_of_event_in_one_request(
         as_json(
             JobEvent(
                 eventTime=datetime.now(UTC).isoformat(),
-                job=Job(namespace="airflow", name="etl.orders"),
+                job=Job(namespace="airflow", name=JOB),
                 producer=PRODUCER,
             )
         ),
@@ -247,7 +231,7 @@ def test_each_request_is_logged_in_one_line_without_its_body_or_token(client: Te
     ]
     assert all(line["path"] == ENDPOINT for line in logs)
     assert TOKEN not in repr(logs) and "wrong-token" not in repr(logs)
-    assert "etl.orders" not in repr(logs)
+    assert JOB not in repr(logs)
 
 
 def test_an_inbox_that_cannot_be_written_answers_503_so_the_client_sends_again(
