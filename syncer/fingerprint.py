@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import threading
 from typing import Any
 
 import orjson
@@ -37,11 +38,20 @@ def digest_of(*parts: object) -> str:
     of the cost of their `repr`. Without the pickler's memo, equal values always give equal
     bytes, whether or not the driver shares objects between them. Not for sets, whose order
     varies from process to process."""
-    buffer = io.BytesIO()
-    pickler = pickle.Pickler(buffer, protocol=5)
-    pickler.fast = True  # no memo: every value written out in full
+    try:
+        buffer, pickler = _picklers.each
+    except AttributeError:  # a thread's first digest: its own pickler, reused (a quarter less)
+        buffer = io.BytesIO()
+        pickler = pickle.Pickler(buffer, protocol=5)
+        pickler.fast = True  # no memo: every value written out in full
+        _picklers.each = buffer, pickler
+    buffer.seek(0)
+    buffer.truncate()
     pickler.dump(parts)
     return xxhash.xxh3_128_hexdigest(buffer.getbuffer())
+
+
+_picklers = threading.local()
 
 
 def encode(data: dict[str, Any]) -> str:

@@ -52,4 +52,6 @@ class IncludeExclude:
         return next((p for p in self.exclude if p.search(name)), None)
 
     def keeps(self, name: str) -> bool:
+        if not (self.include or self.exclude):  # the usual case, asked of every table
+            return True
         return self.included(name) and self.excluded_by(name) is None

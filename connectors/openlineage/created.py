@@ -211,7 +211,7 @@ def column_type(raw: str, dialect: str | None = None, *, nested: bool = False) -
         other = _OTHER_TYPES.get(mapped.data_type_display or "")
         if other is not None:
             return {"data_type": other, "data_type_display": mapped.data_type_display}
-    return mapped.fields()
+    return dict(mapped.fields())
 
 
 def _columns(fields: Any, dialect: str | None) -> list[Column]:

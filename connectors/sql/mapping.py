@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from syncer import fqn
 from syncer.connectors.sql.reflect import RawColumn, RawTable, TableKind
 from syncer.connectors.sql.types import map_type
-from syncer.models import Column, ColumnConstraint, Table, TableConstraint, TableType
+from syncer.models import ColumnConstraint, Table, TableConstraint, TableType
 
 TABLE_TYPES: dict[TableKind, TableType] = {
     "table": TableType.REGULAR,
@@ -40,26 +42,29 @@ def service_type(dialect: str) -> str:
 def to_table(raw: RawTable, database_fqn: str, schema: str, dialect: str) -> Table:
     schema_fqn = fqn.join(database_fqn, schema)
     table_type = TABLE_TYPES[raw.kind]
-    return Table(
-        name=raw.name,
-        database_schema=schema_fqn,
-        table_type=table_type,
-        description=raw.comment or None,
-        columns=[_column(c, raw.primary_key, dialect) for c in raw.columns],
-        table_constraints=_constraints(raw, database_fqn),
-        schema_definition=raw.definition if table_type in VIEW_TYPES else None,
+    # Validated as one document: pydantic builds the columns without a Python call each.
+    return Table.model_validate(
+        {
+            "name": raw.name,
+            "database_schema": schema_fqn,
+            "table_type": table_type,
+            "description": raw.comment or None,
+            "columns": [_column(c, raw.primary_key, dialect) for c in raw.columns],
+            "table_constraints": _constraints(raw, database_fqn),
+            "schema_definition": raw.definition if table_type in VIEW_TYPES else None,
+        }
     )
 
 
-def _column(raw: RawColumn, primary_key: tuple[str, ...], dialect: str) -> Column:
-    mapped = map_type(raw.type, dialect)
-    return Column(
-        name=raw.name,
-        **mapped.fields(),
-        description=raw.comment or None,
-        constraint=_column_constraint(raw, primary_key),
-        ordinal_position=raw.ordinal,
-    )
+def _column(raw: RawColumn, primary_key: tuple[str, ...], dialect: str) -> dict[str, Any]:
+    """A `Column`'s fields."""
+    return {
+        "name": raw.name,
+        **map_type(raw.type, dialect).fields(),
+        "description": raw.comment or None,
+        "constraint": _column_constraint(raw, primary_key),
+        "ordinal_position": raw.ordinal,
+    }
 
 
 def _column_constraint(raw: RawColumn, primary_key: tuple[str, ...]) -> ColumnConstraint:

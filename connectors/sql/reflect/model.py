@@ -78,8 +78,8 @@ class RawTable:
 def _getter(cls: type, *, without: tuple[str, ...] = ()) -> Callable[[Any], tuple[Any, ...]]:
     """Every field of a dataclass but `without`, as one tuple: new fields are never missed."""
     names = [f.name for f in fields(cls) if f.name not in without]
-    get = attrgetter(*names)
-    return lambda value: tuple(get(value))
+    assert len(names) > 1, "attrgetter gives a tuple for two names or more"
+    return attrgetter(*names)
 
 
 _NESTED = ("columns", "foreign_keys", "column_rows")

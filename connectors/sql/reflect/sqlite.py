@@ -118,8 +118,10 @@ class SqliteReflector:
                 continue
             if columns is None:
                 self._add_columns_alone(dbapi, schema, table)
-            _apply_foreign_keys(found_keys, table, schema, spelled, self._primary_key)
-            table.unique = [tuple(row[2] for row in rows) for rows in _by_index(found_uniques)]
+            if found_keys:
+                _apply_foreign_keys(found_keys, table, schema, spelled, self._primary_key)
+            if found_uniques:
+                table.unique = [tuple(row[2] for row in rows) for rows in _by_index(found_uniques)]
             yield table
 
     def _add_columns_alone(self, dbapi: Any, schema: str, table: RawTable) -> None:
