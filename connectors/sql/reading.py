@@ -26,7 +26,7 @@ from syncer.connectors.sql.parallel import in_order
 from syncer.connectors.sql.reflect import FILE_DIALECTS, RawTable, reflection_order
 from syncer.connectors.sql.reflect.model import ReadsWholeDatabase, plain
 from syncer.connectors.sql.scope import Scope
-from syncer.connectors.sql.targets import COLUMN_SEPARATOR, Target
+from syncer.connectors.sql.targets import COLUMN_SEPARATOR, Named, Relation, Target
 from syncer.fingerprint import digest_of
 from syncer.steps import Either, Raw, Record, RecordError
 from syncer.text import first_line
@@ -107,9 +107,10 @@ class TableReader:
                 # Its lineage edges depend on the tables its SQL reads, as known so far (their
                 # names and columns, not their comments or types), and so does its digest: an
                 # unchanged view gives the same edges, which the engine then carries over.
-                digest = digest_of(own, _read_by(raw.definition, target.name_digests))
-            known_as = (schema, raw.name, columns)
-            target.name_digests[name] = digest_of(target.name_digests.get(name), known_as)
+                digest = digest_of(own, _read_by(raw.definition, target.named))
+            relation = (schema, raw.name, columns)
+            same_name = target.named.get(name)
+            target.named[name] = (relation,) if same_name is None else (*same_name, relation)
             yield Raw(record, digest, partial(self._table, raw, target.fqn, schema, record))
 
     def _table(self, raw: RawTable, database_fqn: str, schema: str, record: str) -> Either:
@@ -129,12 +130,12 @@ def _lowered(name: str) -> str:
 _NAME = re.compile(r'"((?:[^"]|"")*)"|`((?:[^`]|``)*)`|\[([^\]]*)\]|([^\W\d][\w$]*)')
 
 
-def _read_by(sql: str, name_digests: dict[str, str]) -> list[tuple[str, str]]:
-    """The digests of every relation known so far whose name the SQL writes: a superset of
-    the tables a view reads (its words include keywords and aliases), so that a view's digest
-    moves with any table its lineage may resolve to, in whatever schema."""
+def _read_by(sql: str, named: Named) -> list[tuple[str, tuple[Relation, ...]]]:
+    """Every relation known so far whose name the SQL writes: a superset of the tables a view
+    reads (its words include keywords and aliases), so that a view's digest moves with any
+    table its lineage may resolve to, in whatever schema."""
     names = set()
     for double, back, bracket, word in _NAME.findall(sql):
         name = double.replace('""', '"') or back.replace("``", "`") or bracket or word
         names.add(name.lower())
-    return sorted((name, name_digests[name]) for name in names if name in name_digests)
+    return sorted((name, named[name]) for name in names if name in named)

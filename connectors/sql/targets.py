@@ -30,6 +30,9 @@ from syncer.text import first_line
 # identifier holds): one object per table instead of one per column, 60,000 tables long.
 Known = dict[tuple[str, str], tuple[str, str, str, int]]
 COLUMN_SEPARATOR = "\x00"
+# A relation as a view's digest covers it: (schema, name, columns joined by COLUMN_SEPARATOR).
+Relation = tuple[str, str, str]
+Named = dict[str, tuple[Relation, ...]]
 # PostgreSQL's words for a rejected login, whose fix is the credentials, not the network.
 _AUTH_FAILED = ("password authentication failed", "no password supplied")
 
@@ -48,9 +51,9 @@ class Target:
     `horizons` says, for each view read, how many tables were known when it was read: its
     lineage resolves against those only, so that it is the same however far the tables stream
     has been read ahead (`Stream.read_ahead`) by the time the engine derives it.
-    `name_digests` holds, by name lower-cased, a digest of what `known` holds of every relation
-    of that name read so far, in the order they came: a view's digest covers those its SQL
-    names, since its lineage resolves against them."""
+    `named` holds, by name lower-cased, every relation of that name read so far (its schema,
+    name and columns), in the order they came: a view's digest covers those its SQL names,
+    since its lineage resolves against them."""
 
     name: str
     fqn: str
@@ -60,7 +63,7 @@ class Target:
     error: str | None = None
     known: Known = field(default_factory=dict)
     horizons: dict[str, int] = field(default_factory=dict)  # a view's key -> len(known)
-    name_digests: dict[str, str] = field(default_factory=dict)
+    named: Named = field(default_factory=dict)
 
 
 class Targets:
