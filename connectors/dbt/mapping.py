@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from syncer import fqn
-from syncer.connectors.sql.types import map_type
+from syncer.column_types import map_type
 from syncer.models import (
     Column,
     ColumnConstraint,

@@ -18,7 +18,7 @@ makes a minimal one, and the edges that end at it are delivered at once instead 
 - **columns**: from the `schema` facet (`fields[].name`, `type`, `description`, nested
   `fields` as children) of the runs that named the dataset, newest first: the newest run's
   columns in its order, then any that only older runs still show. A type is mapped as the sql
-  source maps a database's type string (`syncer.connectors.sql.types.map_type`); what it does
+  source maps a database's type string (`syncer.column_types.map_type`); what it does
   not know, or a field without a type, is `UNKNOWN`.
 
 A table is made only for a dataset that a run lists among its inputs or outputs; one that only
@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from syncer import fqn
+from syncer.column_types import map_type
 from syncer.connectors.openlineage.mapping import DatasetId, Facets
 from syncer.connectors.openlineage.naming import PATH_SCHEMES, Unresolved
-from syncer.connectors.sql.types import map_type
 from syncer.models import Column, Database, DatabaseSchema, DatabaseService, DataType, Table
 
 DEFAULT_LEVEL = "default"

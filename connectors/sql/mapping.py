@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from syncer import fqn
+from syncer.column_types import map_type
 from syncer.connectors.sql.reflect import RawColumn, RawTable, TableKind
-from syncer.connectors.sql.types import map_type
 from syncer.models import ColumnConstraint, Table, TableConstraint, TableType
 
 TABLE_TYPES: dict[TableKind, TableType] = {

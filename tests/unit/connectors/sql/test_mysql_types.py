@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from syncer.column_types import map_type
 from syncer.connectors.sql.reflect.mysql import _JSON_CHECK
-from syncer.connectors.sql.types import map_type
 from syncer.models import DataType as D
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from syncer.column_types import ColumnType, map_type, normalize
 from syncer.connectors.sql.reflect.postgres import PgType, column_type
-from syncer.connectors.sql.types import ColumnType, map_type, normalize
 from syncer.models import DataType as D
 
 RATING = "enum mpaa_rating('G','PG','PG-13','R','NC-17')"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from syncer.connectors.sql.types import ColumnType, map_type
+from syncer.column_types import ColumnType, map_type
 from syncer.models import DataType as D
 
 CASES: list[tuple[str, str | None, ColumnType]] = [

@@ -1,4 +1,7 @@
-"""Maps a column type as a database spells it ("DECIMAL(10,2)", "int4[]") to OpenMetadata's."""
+"""Maps a column type as a database spells it ("DECIMAL(10,2)", "int4[]") to OpenMetadata's.
+
+Shared by every source that reads types as a database spells them: the sql source's
+reflection, dbt's catalog, the schema facets of OpenLineage events."""
 
 from __future__ import annotations
 
