@@ -131,6 +131,28 @@ def test_a_new_mapping_version_maps_every_record_once(state: Path) -> None:
     assert again.counters.changed == 0
 
 
+def test_digests_rewritten_after_an_upgrade_leave_each_entity_as_it_was(state: Path) -> None:
+    src = source([table(f"t{i}") for i in range(50)])
+    run(state, src)
+    entities = (
+        "SELECT key, entity_type, parent_key, fingerprint, last_seq, first_run, changed_run, "
+        "deleted_run, depends_on FROM entities ORDER BY key"
+    )
+    before = query_state(state, entities)
+    digests_before = query_state(state, "SELECT key, raw_digest FROM entities ORDER BY key")
+
+    type(src).mapping_version += 1
+    try:
+        run(state, src)
+    finally:
+        type(src).mapping_version -= 1
+
+    digests_after = query_state(state, "SELECT key, raw_digest FROM entities ORDER BY key")
+    moved = {k for (k, d), (_, e) in zip(digests_before, digests_after, strict=True) if d != e}
+    assert query_state(state, entities) == before
+    assert len(moved) == 50  # every table's digest, under the new mapping version
+
+
 def test_a_new_syncer_version_maps_every_record_once(
     state: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
