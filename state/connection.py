@@ -315,9 +315,7 @@ def scanning(
     cannot tell the type of an empty column or one of NULLs only. A `range` column is counted
     by DuckDB itself (BIGINT), not sent value by value. The values go in as list parameters,
     one `unnest` each (the unnests of one SELECT list advance together): as fast as an Arrow
-    table for a batch, without importing pyarrow (40 MB a run). DuckDB refuses to drop a table
-    inside an aborted transaction; that refusal must not hide the error that aborted it (the
-    rollback takes the table with it).
+    table for a batch, without importing pyarrow (40 MB a run).
     """
     selected: list[str] = []
     params: list[Any] = []
@@ -332,9 +330,18 @@ def scanning(
             sql_type = (types or {}).get(column, "VARCHAR")
             selected.append(f'unnest(?::{sql_type}[]) AS "{column}"')
             params.append(values if isinstance(values, list | tuple) else list(values))
-    connection.execute(
-        f'CREATE OR REPLACE TEMP TABLE "{name}" AS SELECT {", ".join(selected)}', params
-    )
+    with temp_table(connection, name, f"SELECT {', '.join(selected)}", params):
+        yield
+
+
+@contextmanager
+def temp_table(
+    connection: duckdb.DuckDBPyConnection, name: str, select: str, params: Sequence[Any] = ()
+) -> Iterator[None]:
+    """The rows of `select` as the temp table `name` for the block. DuckDB refuses to drop a
+    table inside an aborted transaction; that refusal must not hide the error that aborted it
+    (the rollback takes the table with it)."""
+    connection.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {select}', list(params))
     try:
         yield
     finally:

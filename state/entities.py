@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection, Sequence
-from contextlib import suppress
 from typing import Literal
 
 import duckdb
 
-from syncer.state.connection import now, one, scanning
+from syncer.state.connection import now, one, scanning, temp_table
 from syncer.state.rows import Batch, ChangeRow, DependencyRow, Known, Missing
 
 _CHANGE_TYPES = {"changed_fields": "VARCHAR[]", "depends_on": "VARCHAR[]"}
@@ -230,23 +229,20 @@ def _write_column(
     again in one transaction since 1.3."""
     keys, new = zip(*values, strict=True)
     where = [batch.workflow, batch.stream]
-    with scanning(connection, "new_values", {"key": keys, "v": new}):
+    moved = (
+        f"SELECT e.* REPLACE (n.v AS {column}) FROM entities e JOIN new_values n ON e.key = n.key "
+        f"WHERE e.workflow = ? AND e.stream = ? AND e.{column} IS DISTINCT FROM n.v"
+    )
+    with (
+        scanning(connection, "new_values", {"key": keys, "v": new}),
+        temp_table(connection, "moved", moved, where),
+    ):
         connection.execute(
-            f"CREATE OR REPLACE TEMP TABLE moved AS SELECT e.* REPLACE (n.v AS {column}) "
-            "FROM entities e JOIN new_values n ON e.key = n.key "
-            f"WHERE e.workflow = ? AND e.stream = ? AND e.{column} IS DISTINCT FROM n.v",
+            "DELETE FROM entities e USING moved m "
+            "WHERE e.workflow = ? AND e.stream = ? AND e.key = m.key",
             where,
         )
-        try:
-            connection.execute(
-                "DELETE FROM entities e USING moved m "
-                "WHERE e.workflow = ? AND e.stream = ? AND e.key = m.key",
-                where,
-            )
-            connection.execute("INSERT INTO entities SELECT * FROM moved")
-        finally:
-            with suppress(duckdb.Error):
-                connection.execute("DROP TABLE IF EXISTS moved")
+        connection.execute("INSERT INTO entities SELECT * FROM moved")
 
 
 def orphans(connection: duckdb.DuckDBPyConnection, workflow: str) -> list[tuple[str, str, str]]:

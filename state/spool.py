@@ -12,7 +12,7 @@ from typing import Any
 
 import duckdb
 
-from syncer.state.connection import scanning
+from syncer.state.connection import scanning, temp_table
 
 
 def put(
@@ -58,13 +58,12 @@ def take(
     if not exists:
         return
     latest = f"{table}:latest"
-    connection.execute(
-        f'CREATE OR REPLACE TEMP TABLE "{latest}" AS SELECT * EXCLUDE (n), '
-        "row_number() OVER (ORDER BY n) AS i FROM ("
+    last_of_each_key = (
+        "SELECT * EXCLUDE (n), row_number() OVER (ORDER BY n) AS i FROM ("
         f'SELECT * FROM "{table}" QUALIFY row_number() OVER (PARTITION BY key ORDER BY n DESC) = 1)'
     )
-    connection.execute(f'DROP TABLE "{table}"')
-    try:
+    with temp_table(connection, latest, last_of_each_key):
+        connection.execute(f'DROP TABLE "{table}"')
         done = 0
         while True:
             page = connection.execute(
@@ -75,8 +74,6 @@ def take(
                 return
             done += len(page)
             yield page
-    finally:
-        connection.execute(f'DROP TABLE IF EXISTS "{latest}"')
 
 
 def _table(name: str) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields
-from operator import attrgetter
+from itertools import groupby
+from operator import attrgetter, itemgetter
 from typing import Any, Literal, Protocol, runtime_checkable
 
 TableKind = Literal["table", "view", "materialized_view", "partitioned", "foreign"]
@@ -44,6 +45,28 @@ class ColumnRows:
     rows: tuple[Any, ...]
     names: tuple[str, ...]
     fill: Callable[[RawTable], None]  # sets the table's columns, and what else the rows give
+
+
+class RowGroups:
+    """A catalog statement's rows, sorted by their first value (a relation's name or position,
+    in the order the reflector reads the relations), handed over a relation at a time.
+    Grouped by `itertools.groupby`, in C: hundreds of thousands of column rows pass through
+    here on every run. The first row is fetched when rows are first asked for."""
+
+    def __init__(self, rows: Iterable[Any]) -> None:
+        self._groups = groupby(rows, key=itemgetter(0))
+        self._next: tuple[Any, Iterator[Any]] | None = None
+        self._started = False
+
+    def take(self, relation: object) -> list[Any]:
+        """The rows of `relation`, the next in the rows' order (none if it has none)."""
+        if not self._started:
+            self._next, self._started = next(self._groups, None), True
+        if self._next is None or self._next[0] != relation:
+            return []
+        taken = list(self._next[1])
+        self._next = next(self._groups, None)
+        return taken
 
 
 @dataclass(slots=True)

@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
 from functools import partial
-from itertools import chain, groupby, islice
+from itertools import chain, islice
 from operator import itemgetter
 from typing import Any, NamedTuple
 
@@ -38,6 +38,7 @@ from syncer.connectors.sql.reflect.model import (
     RawColumn,
     RawForeignKey,
     RawTable,
+    RowGroups,
     TableKind,
 )
 from syncer.text import first_line
@@ -448,15 +449,20 @@ class _CatalogRead:
         # As text: the server parses it faster than the driver writes a list of numbers.
         where = {"oids": "{" + ",".join(str(relation.oid) for relation in kept) + "}"}
         spell = _Types(self._rows).spell
-        tables = _ByPosition(self._stream("syncer_tables", _TABLES_SQL, where))
-        columns = _ByPosition(self._stream("syncer_columns", _COLUMNS_SQL, where))
-        constraints = _ByPosition(self._stream("syncer_constraints", _CONSTRAINTS_SQL, where))
+        tables, columns, constraints = (
+            RowGroups(chain.from_iterable(self._stream(name, sql, where)))
+            for name, sql in (
+                ("syncer_tables", _TABLES_SQL),
+                ("syncer_columns", _COLUMNS_SQL),
+                ("syncer_constraints", _CONSTRAINTS_SQL),
+            )
+        )
         for position, relation in enumerate(kept, start=1):
             table = RawTable(name=relation.name, kind=relation.kind)
-            for _, comment, definition in tables.of(position):
+            for _, comment, definition in tables.take(position):
                 table.comment, table.definition = comment, definition
-            table.column_rows = _column_rows(columns.of(position), spell)
-            _add_constraints(table, constraints.of(position))
+            table.column_rows = _column_rows(columns.take(position), spell)
+            _add_constraints(table, constraints.take(position))
             yield table
 
     def _rows(self, sql: str, **params: Any) -> list[Any]:
@@ -492,29 +498,6 @@ class _CatalogRead:
                     return
         finally:
             cursor.close()
-
-
-class _ByPosition:
-    """A statement's rows, ordered by their first value, a relation's position: each
-    relation's rows in turn. Grouped by `itertools.groupby`, in C: 160,000 column rows pass
-    through here on every run."""
-
-    def __init__(self, pages: Iterator[Sequence[Any]]) -> None:
-        self._groups = groupby(chain.from_iterable(pages), key=itemgetter(0))
-        self._next: tuple[int, Iterator[Any]] | None = None
-        self._started = False
-
-    def of(self, position: int) -> list[Any]:
-        """The rows of the relation at `position`; those of any before it are passed over."""
-        if not self._started:  # the statement runs when its rows are first asked for
-            self._next, self._started = next(self._groups, None), True
-        while self._next is not None and self._next[0] < position:
-            self._next = next(self._groups, None)
-        if self._next is None or self._next[0] != position:
-            return []
-        found = list(self._next[1])
-        self._next = next(self._groups, None)
-        return found
 
 
 def _raising(error: Exception) -> Iterator[RawTable]:

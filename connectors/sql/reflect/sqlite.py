@@ -9,7 +9,6 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
-from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
@@ -22,6 +21,7 @@ from syncer.connectors.sql.reflect.model import (
     RawColumn,
     RawForeignKey,
     RawTable,
+    RowGroups,
 )
 from syncer.text import first_line
 
@@ -87,15 +87,15 @@ class SqliteReflector:
                 dbapi.execute("ROLLBACK")
 
     def _read(self, dbapi: Any, schema: str, quoted: str, keep: NameFilter) -> Iterator[RawTable]:
-        def rows(sql: str) -> _Grouped:
-            return _Grouped(dbapi.execute(sql.format(schema=quoted), {"schema": schema}))
+        def rows(sql: str) -> RowGroups:
+            return RowGroups(dbapi.execute(sql.format(schema=quoted), {"schema": schema}))
 
         listing = f"SELECT m.name, m.type, m.sql {_OBJECTS} {_IN_ORDER}".format(schema=quoted)
         objects = dbapi.execute(listing).fetchall()
         # SQLite names are case-insensitive; a REFERENCES clause may spell one differently.
         spelled = {str(name).lower(): str(name) for name, _, _ in objects}
         keys, uniques = rows(_FOREIGN_KEYS), rows(_UNIQUES)
-        columns: _Grouped | None
+        columns: RowGroups | None
         try:
             columns = rows(_COLUMNS)
         except sqlite3.Error:  # a broken view: see below
@@ -173,23 +173,6 @@ class SqliteReflector:
                 return list(cursor.fetchall())
             finally:
                 cursor.close()
-
-
-class _Grouped:
-    """Rows sorted by their first column (a table's name), handed over a table at a time;
-    grouped by `itertools.groupby`, in C, as there are hundreds of thousands of them."""
-
-    def __init__(self, rows: Iterable[Any]) -> None:
-        self._groups = groupby(rows, key=itemgetter(0))
-        self._next: tuple[str, Iterator[Any]] | None = next(self._groups, None)
-
-    def take(self, name: str) -> list[Any]:
-        """The rows of table `name`, the next table in the rows' order (none if it has none)."""
-        if self._next is None or self._next[0] != name:
-            return []
-        taken = list(self._next[1])
-        self._next = next(self._groups, None)
-        return taken
 
 
 def _defer_columns(rows: list[Any], table: RawTable) -> None:
