@@ -448,7 +448,7 @@ class _CatalogRead:
             return
         # As text: the server parses it faster than the driver writes a list of numbers.
         where = {"oids": "{" + ",".join(str(relation.oid) for relation in kept) + "}"}
-        spell = _Types(self._rows).spell
+        spelled = _Types(self._rows)
         tables, columns, constraints = (
             RowGroups(chain.from_iterable(self._stream(name, sql, where)))
             for name, sql in (
@@ -461,7 +461,7 @@ class _CatalogRead:
             table = RawTable(name=relation.name, kind=relation.kind)
             for _, comment, definition in tables.take(position):
                 table.comment, table.definition = comment, definition
-            table.column_rows = _column_rows(columns.take(position), spell)
+            table.column_rows = _column_rows(columns.take(position), spelled)
             _add_constraints(table, constraints.take(position))
             yield table
 
@@ -549,14 +549,16 @@ def _connect_timeout(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str
     cparams.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
 
 
-def _column_rows(rows: list[Any], spell: Callable[[int, str], str]) -> ColumnRows:
+def _column_rows(rows: list[Any], spelled: _Types) -> ColumnRows:
     """A relation's column rows, with each type spelled now: spelling may ask the server about
     a type met for the first time, and the columns are built later, in another thread."""
-    types = tuple([spell(row[6], row[2]) for row in rows])
+    # Looked up in C: 160,000 columns a read, a handful of distinct types.
+    types = tuple(map(spelled.__getitem__, map(_TYPE, rows)))
     return ColumnRows((tuple(rows), types), tuple(map(_NAME, rows)), partial(_fill, rows, types))
 
 
 _NAME = itemgetter(1)  # of a `_COLUMNS_SQL` row
+_TYPE = itemgetter(6, 2)  # its type's oid and `format_type` spelling: a key of `_Types`
 
 
 def _fill(rows: list[Any], types: tuple[str, ...], table: RawTable) -> None:
@@ -569,25 +571,23 @@ def _fill(rows: list[Any], types: tuple[str, ...], table: RawTable) -> None:
     ]
 
 
-class _Types:
-    """Spells column types as `column_type` does, describing each type the first time it is
-    met, and remembering each (type, printed type): a catalog has few distinct ones."""
+class _Types(dict[tuple[int, str], str]):
+    """Column types spelled as `column_type` does, by (type oid, printed type): each type is
+    described the first time it is met, and each pair spelled once (a catalog has few)."""
 
     def __init__(self, rows: Callable[..., list[Any]]) -> None:
+        super().__init__()
         self._rows = rows
         self._described: dict[int, PgType] = {}
         self._asked: set[int] = set()
-        self._spelled: dict[tuple[int, str], str] = {}
 
-    def spell(self, oid: int, formatted: str) -> str:
-        found = self._spelled.get((oid, formatted))
-        if found is None:
-            if oid not in self._asked:
-                self._asked.add(oid)
-                for row in self._rows(_TYPES_SQL, type=oid):
-                    self._described[row[0]] = PgType(*row[1:])
-            found = column_type(oid, formatted, self._described)
-            self._spelled[(oid, formatted)] = found
+    def __missing__(self, key: tuple[int, str]) -> str:
+        oid, formatted = key
+        if oid not in self._asked:
+            self._asked.add(oid)
+            for row in self._rows(_TYPES_SQL, type=oid):
+                self._described[row[0]] = PgType(*row[1:])
+        self[key] = found = column_type(oid, formatted, self._described)
         return found
 
 

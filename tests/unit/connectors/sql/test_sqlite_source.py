@@ -192,6 +192,28 @@ def test_the_fast_path_reads_inline_unique_and_implicit_foreign_keys(tmp_path: P
     ]
 
 
+def test_keys_are_read_however_their_create_statement_spells_them(tmp_path: Path) -> None:
+    path = tmp_path / "spelled.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(
+            "CREATE TABLE parent (id INTEGER PRIMARY KEY, code TEXT, CONSTRAINT c UnIqUe (code));"
+            "CREATE TABLE child (id INTEGER, pid INTEGER,"
+            " FOREIGN KEY (pid) ReFeReNcEs parent (id));"
+            "CREATE TABLE later (id INTEGER);"
+            "ALTER TABLE later ADD COLUMN pid INTEGER references parent (id);"
+            "CREATE TABLE lookalike (unique_code TEXT, references_note TEXT);"
+        )
+    conn.close()
+    tables = {t.name: t for t in SqliteReflector(sqlite_engine(path)).tables("main", bool)}
+    assert tables["parent"].unique == [("code",)]
+    for name in ("child", "later"):
+        assert [(f.columns, f.referred_table) for f in tables[name].foreign_keys] == [
+            (("pid",), "parent")
+        ]
+    assert tables["lookalike"].unique == []
+    assert tables["lookalike"].foreign_keys == []
+
+
 def test_a_broken_view_is_one_record_error_and_the_rest_still_comes(
     tmp_path: Path, read_all: ReadAll
 ) -> None:
