@@ -61,18 +61,23 @@ def finish(
     )
 
 
-def record_stream(
+def record_streams(
     connection: duckdb.DuckDBPyConnection,
     run_id: int,
-    stream: str,
-    counters: Counters,
-    note: str | None,
+    streams: Sequence[tuple[str, Counters, str | None]],
 ) -> None:
-    values = counters.as_dict()
+    """A run's counters and note of each stream (name, counters, note), in one statement."""
+    if not streams:
+        return
+    names = list(Counters().as_dict())
+    row = f"({', '.join('?' * (len(names) + 3))})"
+    params: list[object] = []
+    for stream, counters, note in streams:
+        params.extend((run_id, stream, *counters.as_dict().values(), note))
     connection.execute(
-        f"INSERT OR REPLACE INTO run_streams (run_id, stream, {', '.join(values)}, note) "
-        f"VALUES (?, ?, {', '.join('?' * len(values))}, ?)",
-        [run_id, stream, *values.values(), note],
+        f"INSERT OR REPLACE INTO run_streams (run_id, stream, {', '.join(names)}, note) "
+        f"VALUES {', '.join([row] * len(streams))}",
+        params,
     )
 
 

@@ -127,8 +127,10 @@ class StateStore:
     def finish_run(self, run_id: int, status: str, error: str | None = None) -> None:
         runs.finish(self.connection, run_id, status, error)
 
-    def record_stream(self, run_id: int, stream: str, counters: Counters, note: str | None) -> None:
-        runs.record_stream(self.connection, run_id, stream, counters, note)
+    def record_streams(
+        self, run_id: int, streams: Sequence[tuple[str, Counters, str | None]]
+    ) -> None:
+        runs.record_streams(self.connection, run_id, streams)
 
     def record_violations(
         self, run_id: int, workflow: str, violations: Sequence[ViolationRow]

@@ -203,9 +203,11 @@ class Workflow:
         for state in states:
             self._result.streams[state.stream.name] = state.counters
             self._result.violations.extend(state.violations)
-            if not self.dry_run:
-                self.store.record_stream(self.run_id, state.stream.name, state.counters, state.note)
-                self.store.record_violations(self.run_id, self.workflow, state.violations)
+        if not self.dry_run:
+            self.store.record_streams(
+                self.run_id, [(s.stream.name, s.counters, s.note) for s in states]
+            )
+            self.store.record_violations(self.run_id, self.workflow, self._result.violations)
         failing = sum(v.action == "fail" for v in self._result.violations)
         if failing:
             raise PolicyError(
