@@ -56,18 +56,21 @@ def prune(
 ) -> tuple[int, int]:
     """Forget a workflow's history from runs that started before `before`: (changes, runs).
 
-    Kept whatever its age: the change that holds an entity's current payload, anything a
-    sink has not yet taken or refused, and the workflow's latest run.
+    Kept whatever its age: anything a sink has not yet taken or refused, the workflow's latest
+    run, and of each key the latest change, which holds the entity's current payload, and the
+    latest that every sink has taken, which holds what a sink last received of it (the
+    embedded catalog reads its payloads there). A change goes once a later change of its key
+    has reached every sink.
     """
     params = {"w": workflow, "before": before}
     changes = connection.execute(
+        'WITH taken AS (SELECT coalesce(min("offset"), 0) AS upto FROM deliveries '
+        "WHERE workflow = $w) "
         "DELETE FROM changes c WHERE c.workflow = $w "
         "AND c.run_id IN (SELECT run_id FROM runs WHERE workflow = $w "
         "AND started_at < $before) "
-        "AND NOT EXISTS (SELECT 1 FROM entities e "
-        "WHERE e.workflow = $w AND e.last_seq = c.seq) "
-        'AND c.seq <= (SELECT coalesce(min("offset"), 0) FROM deliveries '
-        "WHERE workflow = $w) "
+        "AND EXISTS (SELECT 1 FROM changes n, taken WHERE n.workflow = $w "
+        "AND n.stream = c.stream AND n.key = c.key AND n.seq > c.seq AND n.seq <= taken.upto) "
         "AND NOT EXISTS (SELECT 1 FROM pending_deliveries p "
         "WHERE p.workflow = $w AND p.seq = c.seq) RETURNING seq",
         params,

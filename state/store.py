@@ -301,8 +301,8 @@ class StateStore:
     def prune(self, workflow: str, before: datetime) -> tuple[int, int]:
         """Forget a workflow's history from runs that started before `before`: (changes, runs).
 
-        Kept whatever its age: the change that holds an entity's current payload, anything a
-        sink has not yet taken or refused, and the workflow's latest run.
+        Kept whatever its age: anything a sink has not yet taken or refused, the workflow's
+        latest run, and of each key its latest change and the latest that every sink has taken.
         """
         with self.transaction():
             maintenance.remember_high_water(self.connection, self._next_seq - 1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +11,10 @@ import duckdb
 import orjson
 import pytest
 
+from syncer.errors import SinkError
 from syncer.sinks.duckdb_catalog import DuckDBCatalogConfig, DuckDBCatalogSink
+from syncer.state import StateStore
+from syncer.steps import Change, Refusals
 from tests.support.engine import SCHEMA, Engine, catalog, table
 
 Where = str  # "state" (inside the state file) or "file" (a catalog file of its own)
@@ -177,3 +182,91 @@ def test_a_table_deleted_and_restored_in_one_delivery_is_present(tmp_path: Path)
     cat.run([ORDERS, ITEMS], [])
     assert cat.tables() == [(f"{SCHEMA}.items", "items"), (f"{SCHEMA}.orders", "orders")]
     assert cat.columns(f"{SCHEMA}.items") == [("order_id", "INT", None, None)]
+
+
+def test_inside_the_state_file_each_payload_is_read_from_the_change_that_brought_it(
+    tmp_path: Path,
+) -> None:
+    cat = Catalog(tmp_path, "state")
+    cat.run([ORDERS, ITEMS], [edge("orders", "items")])
+    assert cat.rows("SELECT count(*) FROM catalog.entity_rows WHERE payload IS NOT NULL") == [(0,)]
+    same = cat.rows(
+        "SELECT count(*), count(*) FILTER (WHERE e.payload = c.payload) "
+        "FROM catalog.entities e JOIN changes c ON c.seq = e.seq"
+    )
+    assert same == [(6, 6)]
+
+
+def test_the_catalog_reads_its_payloads_in_a_state_file_attached_under_another_name(
+    tmp_path: Path,
+) -> None:
+    cat = Catalog(tmp_path, "state")
+    cat.run([ORDERS], [])
+    expected = cat.rows("SELECT fqn, payload FROM catalog.entities ORDER BY fqn")
+    con = duckdb.connect()
+    try:
+        con.execute("CREATE TABLE changes (seq BIGINT, payload JSON)")  # not the file's own
+        con.execute(f"ATTACH '{cat.engine.state_path}' AS other (READ_ONLY)")
+        found = con.execute("SELECT fqn, payload FROM other.catalog.entities ORDER BY fqn")
+        assert found.fetchall() == expected
+    finally:
+        con.close()
+
+
+def test_a_catalog_that_copied_its_payloads_keeps_every_row_when_it_stops_copying(
+    tmp_path: Path,
+) -> None:
+    cat = Catalog(tmp_path, "state")
+    cat.run([ORDERS, ITEMS], [])
+    before = cat.rows("SELECT * FROM catalog.entities ORDER BY fqn")
+    # The layout of earlier releases: one table holding a copy of each payload, one of whose
+    # changes the state no longer holds.
+    con = duckdb.connect(str(cat.engine.state_path))
+    con.execute("CREATE TABLE catalog.copied AS SELECT * FROM catalog.entities")
+    con.execute("DROP VIEW catalog.entities")
+    con.execute("DROP TABLE catalog.entity_rows")
+    con.execute("ALTER TABLE catalog.copied RENAME TO entities")
+    gone = f"{SCHEMA}.items"
+    con.execute(
+        "DELETE FROM changes WHERE seq = (SELECT seq FROM catalog.entities WHERE fqn = ?)", [gone]
+    )
+    con.close()
+    cat.run([ORDERS, ITEMS], [])  # nothing changed: the sink only opens the catalog
+    assert cat.rows("SELECT * FROM catalog.entities ORDER BY fqn") == before
+    kept = cat.rows("SELECT fqn FROM catalog.entity_rows WHERE payload IS NOT NULL")
+    assert kept == [(gone,)]
+    views = cat.rows("SELECT view_name FROM duckdb_views() WHERE schema_name = 'catalog'")
+    assert views == [("entities",)]
+
+
+class _Flaky(DuckDBCatalogSink):
+    """The embedded catalog, down while `down` is set."""
+
+    down = False
+
+    def write(self, changes: Sequence[Change]) -> Refusals:
+        if self.down:
+            raise SinkError("catalog down")
+        return super().write(changes)
+
+
+def test_prune_keeps_the_change_the_catalog_shows_while_a_newer_one_waits_for_it(
+    tmp_path: Path,
+) -> None:
+    engine = Engine(tmp_path)
+    sink = _Flaky(DuckDBCatalogConfig())
+    engine.write_tables([table("orders", description="first")])
+    engine.run(sinks={"catalog": sink})
+    engine.write_tables([table("orders", description="second")])
+    sink.down = True
+    engine.run(sinks={"catalog": sink})  # the update waits for the catalog
+    store = StateStore.open(engine.state_path, version="test")
+    try:
+        store.prune(engine.workflow, datetime.now(UTC) + timedelta(days=1))
+    finally:
+        store.close()
+    shown = "SELECT payload->>'$.description' FROM catalog.entities WHERE entity_type = 'table'"
+    assert engine.rows(shown) == [("first",)]
+    sink.down = False
+    engine.run(sinks={"catalog": sink})
+    assert engine.rows(shown) == [("second",)]
