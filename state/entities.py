@@ -94,8 +94,11 @@ def forget_seen(connection: duckdb.DuckDBPyConnection) -> None:
 
 
 def mark_seen(connection: duckdb.DuckDBPyConnection, stream: str, keys: Sequence[str]) -> None:
-    with scanning(connection, "seen_batch", {"key": keys}):
-        connection.execute("INSERT INTO seen SELECT ?, key FROM seen_batch", [stream])
+    # One statement: the keys are only appended, never joined, so they need no temp table.
+    connection.execute(
+        "INSERT INTO seen SELECT ?, unnest(?::VARCHAR[])",
+        [stream, keys if isinstance(keys, list) else list(keys)],
+    )
 
 
 def live_counts(connection: duckdb.DuckDBPyConnection, workflow: str) -> dict[str, int]:
