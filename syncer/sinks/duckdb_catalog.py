@@ -13,7 +13,8 @@ catalog's columns.
 
 Inside the state file, `entities` is a view: each row's payload is read from the change that
 brought it, which the state keeps as long as a sink holds it (`syncer.state.prune`), so the
-payload is stored once. Copying it took a 100,000-table first run from 7.5 s to 11.8 s.
+payload is stored once: the copy cost a 100,000-table first run about 1.6 s of 11.8 s, and
+half of its 195 MB state file.
 """
 
 from __future__ import annotations
