@@ -50,7 +50,7 @@ CREATE TABLE IF NOT EXISTS "{schema}".entities (
 # another name). `payload` is set only where a catalog of an earlier release held one whose
 # change the state no longer keeps.
 _ENTITY_ROWS = """
-CREATE {replace} TABLE {exists} "{schema}".entity_rows (
+CREATE TABLE IF NOT EXISTS "{schema}".entity_rows (
     workflow VARCHAR NOT NULL, entity_type VARCHAR NOT NULL, fqn VARCHAR NOT NULL,
     name VARCHAR, fingerprint VARCHAR, seq BIGINT NOT NULL, payload JSON);
 """
@@ -61,8 +61,10 @@ SELECT r.workflow, r.entity_type, r.fqn, r.name, r.fingerprint,
 FROM "{schema}".entity_rows r LEFT JOIN main.changes c ON c.seq = r.seq;
 """
 # A catalog that an earlier release wrote into the state file, with the payloads copied. Each
-# step can be repeated: a run killed midway does it again from the start.
+# step can be repeated: a run killed midway does it again from the start (its old table is only
+# dropped once every row is in `entity_rows`).
 _FROM_COPIES = (
+    'DELETE FROM "{schema}".entity_rows',
     'INSERT INTO "{schema}".entity_rows SELECT e.workflow, e.entity_type, e.fqn, e.name, '
     "e.fingerprint, e.seq, CASE WHEN c.seq IS NULL THEN e.payload END "
     'FROM "{schema}".entities e LEFT JOIN main.changes c ON c.seq = e.seq',
@@ -162,11 +164,10 @@ class DuckDBCatalogSink(Sink):
         if self._state is None:
             self._con.execute(_OWN_ENTITIES.format(schema=schema))
             return
+        self._con.execute(_ENTITY_ROWS.format(schema=schema))
         if _is_table(self._con, schema, "entities"):  # payloads copied by an earlier release
-            self._con.execute(_ENTITY_ROWS.format(schema=schema, replace="OR REPLACE", exists=""))
             for statement in _FROM_COPIES:
                 self._con.execute(statement.format(schema=schema))
-        self._con.execute(_ENTITY_ROWS.format(schema=schema, replace="", exists="IF NOT EXISTS"))
         self._con.execute(_ENTITIES_VIEW.format(schema=schema))
 
     @property
